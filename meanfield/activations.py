@@ -1,0 +1,433 @@
+"""Activation functions: built-in names, user formulas in ``x`` and Python callables.
+
+An :class:`Activation` carries phi, phi' and phi'' as vectorized numpy functions, the points where
+phi is not smooth (``kinks``: quadrature splits there), a sympy expression where one exists (for the
+symbolic results) and a ``family`` tag that selects exact Gaussian integrals in
+:mod:`meanfield.closed_forms`.
+
+Built-ins (DESIGN.md): linear, relu, leaky_relu (``slope``), tanh, hardtanh (clip to [-1, 1]),
+erf (unscaled, phi'(0) = 2/sqrt(pi)), sigmoid (logistic), softplus (log(1+e^x)), selu (Klambauer
+et al. 2017 constants; ``scale``, ``alpha`` may be overridden), elu (``alpha``), gelu (exact
+x Phi(x)), silu (alias swish, x sigmoid(x)), sin.
+
+Derivative accuracy: exact (closed form) for built-ins and formulas (sympy differentiation).  For a
+Python callable the derivatives are 5-point central differences with steps h = eps^(1/5) max(1,|x|)
+for phi' (relative error about 1e-12 for smooth phi of unit scale) and eps^(1/6) max(1,|x|) for phi''
+(about 1e-10); within 2h of an undeclared kink they are wrong, so pass ``kinks=``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+import numpy as np
+import sympy as sp
+from scipy import special
+
+from .errors import ActivationError, FormulaError
+from .formula import NormalCDF, X, parse_formula
+
+__all__ = ["Activation", "activation", "BUILTIN_NAMES", "SELU_SCALE", "SELU_ALPHA"]
+
+#: Klambauer et al. 2017 self-normalizing constants (lambda, alpha) to 30 digits.
+SELU_SCALE = 1.0507009873554804934193349852946
+SELU_ALPHA = 1.6732632423543772848170429916717
+
+ArrayFn = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True, eq=False)
+class Activation:
+    """An activation function phi with its first two derivatives.
+
+    Attributes
+    ----------
+    name : str
+        Built-in name, the formula text, or the callable's name.
+    phi, dphi, d2phi : callable
+        Vectorized numpy functions x -> phi(x), phi'(x), phi''(x) (phi'' is 0 away from kinks for
+        piecewise-linear phi; Dirac masses at kinks are never represented).
+    kinks : tuple of float
+        Points where phi, phi' or phi'' jump; Gaussian quadrature is split there.
+    expr : sympy.Expr or None
+        phi as a sympy expression in the real symbol ``x`` (None for Python callables).
+    family : str or None
+        Key of the exact Gaussian integrals in :mod:`meanfield.closed_forms` (None: quadrature only).
+    params : mapping
+        Parameters of the family (``slope`` of leaky relu, ``scale`` and ``alpha`` of selu/elu).
+    derivative_error : float
+        Relative accuracy of ``dphi`` (0 when it is exact).
+    """
+
+    name: str
+    phi: ArrayFn
+    dphi: ArrayFn
+    d2phi: ArrayFn
+    kinks: tuple[float, ...] = ()
+    expr: sp.Expr | None = None
+    family: str | None = None
+    params: Mapping[str, float] = field(default_factory=dict)
+    derivative_error: float = 0.0
+
+    def __repr__(self) -> str:
+        extra = "".join(f", {k}={v!r}" for k, v in self.params.items())
+        return f"Activation({self.name!r}{extra})"
+
+    @property
+    def phi0(self) -> float:
+        """phi(0)."""
+        return float(self.phi(np.array([0.0]))[0])
+
+    @property
+    def dphi0_squared(self) -> float:
+        """phi'(0)^2, the average of the two one-sided values when 0 is a kink.
+
+        This is D(q) = E[phi'(sqrt(q) z)^2] in the limit q -> 0 (half the mass on each side).
+        """
+        if any(k == 0.0 for k in self.kinks):
+            h = 1e-9
+            left, right = self.dphi(np.array([-h, h]))
+            return float((left**2 + right**2) / 2)
+        return float(self.dphi(np.array([0.0]))[0] ** 2)
+
+    @property
+    def is_smooth(self) -> bool:
+        """True when phi has no kinks (analytic built-ins and kink-free formulas)."""
+        return not self.kinks
+
+
+# ----------------------------------------------------------------------------------------------
+# built-ins: sympy expression (for symbolic work) + hand-written, overflow-safe numpy functions
+# ----------------------------------------------------------------------------------------------
+_SQRT2 = math.sqrt(2.0)
+_INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def _zeros(x):
+    return np.zeros_like(np.asarray(x, dtype=float))
+
+
+def _ones(x):
+    return np.ones_like(np.asarray(x, dtype=float))
+
+
+def _builtin_linear(p):
+    return X, (lambda x: np.asarray(x, dtype=float) * 1.0), _ones, _zeros, ()
+
+
+def _builtin_relu(p):
+    return (sp.Max(0, X), lambda x: np.maximum(x, 0.0), lambda x: (np.asarray(x) > 0) * 1.0, _zeros, (0.0,))
+
+
+def _builtin_leaky_relu(p):
+    a = p["slope"]
+    expr = sp.Max(0, X) + sp.nsimplify(a) * sp.Min(0, X)
+    return (
+        expr,
+        lambda x: np.where(np.asarray(x) > 0, x, a * np.asarray(x, dtype=float)),
+        lambda x: np.where(np.asarray(x) > 0, 1.0, a),
+        _zeros,
+        (0.0,),
+    )
+
+
+def _builtin_tanh(p):
+    def d(x):
+        return 1.0 - np.tanh(x) ** 2
+
+    return sp.tanh(X), np.tanh, d, lambda x: -2.0 * np.tanh(x) * d(x), ()
+
+
+def _builtin_hardtanh(p):
+    expr = sp.Max(-1, sp.Min(1, X))
+    return (
+        expr,
+        lambda x: np.clip(x, -1.0, 1.0),
+        lambda x: (np.abs(x) < 1) * 1.0,
+        _zeros,
+        (-1.0, 1.0),
+    )
+
+
+def _builtin_erf(p):
+    c = 2.0 / math.sqrt(math.pi)
+
+    def d(x):
+        return c * np.exp(-np.square(x))
+
+    return sp.erf(X), special.erf, d, lambda x: -2.0 * np.asarray(x) * d(x), ()
+
+
+def _builtin_sigmoid(p):
+    def d(x):
+        s = special.expit(x)
+        return s * (1.0 - s)
+
+    def d2(x):
+        s = special.expit(x)
+        return s * (1.0 - s) * (1.0 - 2.0 * s)
+
+    return 1 / (1 + sp.exp(-X)), special.expit, d, d2, ()
+
+
+def _builtin_softplus(p):
+    def d2(x):
+        s = special.expit(x)
+        return s * (1.0 - s)
+
+    return sp.log(1 + sp.exp(X)), lambda x: np.logaddexp(0.0, x), special.expit, d2, ()
+
+
+def _elu_like(scale: float, alpha: float):
+    expr = sp.nsimplify(scale) * (sp.Max(0, X) + sp.nsimplify(alpha) * (sp.exp(sp.Min(0, X)) - 1))
+
+    def phi(x):
+        x = np.asarray(x, dtype=float)
+        return scale * np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0.0)))
+
+    def dphi(x):
+        x = np.asarray(x, dtype=float)
+        return scale * np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0.0)))
+
+    def d2phi(x):
+        x = np.asarray(x, dtype=float)
+        return scale * np.where(x > 0, 0.0, alpha * np.exp(np.minimum(x, 0.0)))
+
+    return expr, phi, dphi, d2phi, (0.0,)
+
+
+def _builtin_selu(p):
+    return _elu_like(p["scale"], p["alpha"])
+
+
+def _builtin_elu(p):
+    return _elu_like(1.0, p["alpha"])
+
+
+def _builtin_gelu(p):
+    def cdf(x):
+        return special.ndtr(x)
+
+    def pdf(x):
+        return _INV_SQRT2PI * np.exp(-0.5 * np.square(x))
+
+    return (
+        X * (1 + sp.erf(X / sp.sqrt(2))) / 2,
+        lambda x: np.asarray(x) * cdf(x),
+        lambda x: cdf(x) + np.asarray(x) * pdf(x),
+        lambda x: pdf(x) * (2.0 - np.square(x)),
+        (),
+    )
+
+
+def _builtin_silu(p):
+    def dphi(x):
+        s = special.expit(x)
+        return s * (1.0 + np.asarray(x) * (1.0 - s))
+
+    def d2phi(x):
+        s = special.expit(x)
+        return s * (1.0 - s) * (2.0 + np.asarray(x) * (1.0 - 2.0 * s))
+
+    return X / (1 + sp.exp(-X)), lambda x: np.asarray(x) * special.expit(x), dphi, d2phi, ()
+
+
+def _builtin_sin(p):
+    return sp.sin(X), np.sin, np.cos, lambda x: -np.sin(x), ()
+
+
+# name -> (builder, default parameters, closed-form family)
+_BUILTINS: dict[str, tuple] = {
+    "linear": (_builtin_linear, {}, "linear"),
+    "relu": (_builtin_relu, {}, "relu"),
+    "leaky_relu": (_builtin_leaky_relu, {"slope": 0.01}, "relu"),
+    "tanh": (_builtin_tanh, {}, None),
+    "hardtanh": (_builtin_hardtanh, {}, "hardtanh"),
+    "erf": (_builtin_erf, {}, "erf"),
+    "sigmoid": (_builtin_sigmoid, {}, None),
+    "softplus": (_builtin_softplus, {}, None),
+    "selu": (_builtin_selu, {"scale": SELU_SCALE, "alpha": SELU_ALPHA}, "selu"),
+    "elu": (_builtin_elu, {"alpha": 1.0}, "selu"),
+    "gelu": (_builtin_gelu, {}, "gelu"),
+    "silu": (_builtin_silu, {}, None),
+    "sin": (_builtin_sin, {}, "sin"),
+}
+_ALIASES = {"swish": "silu", "identity": "linear", "logistic": "sigmoid", "hard_tanh": "hardtanh"}
+
+#: All built-in names (aliases included).
+BUILTIN_NAMES: tuple[str, ...] = tuple(sorted(set(_BUILTINS) | set(_ALIASES)))
+
+
+def _check_params(name: str, defaults: Mapping[str, float], given: Mapping[str, object]) -> dict:
+    unknown = set(given) - set(defaults)
+    if unknown:
+        allowed = ", ".join(sorted(defaults)) or "none"
+        raise ActivationError(
+            f"activation {name!r} has no parameter(s) {', '.join(sorted(unknown))}; allowed: {allowed}"
+        )
+    params = dict(defaults)
+    for key, value in given.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise ActivationError(f"parameter {key}={value!r} of {name!r} must be a real number")
+        if not math.isfinite(float(value)):
+            raise ActivationError(f"parameter {key}={value!r} of {name!r} must be finite")
+        params[key] = float(value)
+    if name == "leaky_relu" and not 0.0 <= params["slope"] <= 1.0:
+        raise ActivationError(f"leaky_relu slope must lie in [0, 1], got {params['slope']}")
+    if name in ("selu", "elu") and (params["alpha"] < 0 or params.get("scale", 1.0) <= 0):
+        raise ActivationError(f"{name} needs alpha >= 0 and scale > 0, got {params}")
+    return params
+
+
+def _builtin(name: str, given: Mapping[str, object]) -> Activation:
+    builder, defaults, family = _BUILTINS[name]
+    params = _check_params(name, defaults, given)
+    expr, phi, dphi, d2phi, kinks = builder(params)
+    return Activation(name, phi, dphi, d2phi, kinks, expr, family, params)
+
+
+# ----------------------------------------------------------------------------------------------
+# user formulas
+# ----------------------------------------------------------------------------------------------
+_KINK_FUNCTIONS = (sp.Abs, sp.Heaviside, sp.sign)
+
+
+def _lambdify(expr: sp.Expr) -> ArrayFn:
+    fn = sp.lambdify(X, expr, modules=[{NormalCDF.__name__: special.ndtr}, "scipy", "numpy"])
+
+    def vectorized(x):
+        x = np.asarray(x, dtype=float)
+        return np.broadcast_to(np.asarray(fn(x), dtype=float), x.shape).copy()
+
+    return vectorized
+
+
+def _formula_kinks(expr: sp.Expr) -> tuple[float, ...]:
+    """Real points where a Max/Min/Abs/Heaviside/sign inside ``expr`` switches branch."""
+    equations = []
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, _KINK_FUNCTIONS):
+            equations.append(node.args[0])
+        elif isinstance(node, (sp.Max, sp.Min)):
+            args = node.args
+            equations += [a - b for i, a in enumerate(args) for b in args[i + 1 :]]
+    points: set[float] = set()
+    for eq in equations:
+        if X not in eq.free_symbols:
+            continue
+        try:
+            roots = sp.solveset(sp.Eq(eq, 0), X, domain=sp.S.Reals)
+        except Exception:  # sympy cannot solve: quadrature still adapts, without this break point
+            continue
+        if isinstance(roots, sp.FiniteSet):
+            points.update(float(r) for r in roots if r.is_real)
+    return tuple(sorted(points))
+
+
+def _from_formula(text: str) -> Activation:
+    expr = parse_formula(text)
+    d1 = sp.diff(expr, X)
+    d2 = sp.diff(d1, X).replace(sp.DiracDelta, lambda *args: sp.Integer(0))
+    kinks = _formula_kinks(expr)
+    return Activation(text, _lambdify(expr), _lambdify(d1), _lambdify(d2), kinks, expr, None, {})
+
+
+# ----------------------------------------------------------------------------------------------
+# Python callables
+# ----------------------------------------------------------------------------------------------
+_EPS = np.finfo(float).eps
+
+
+def _central_difference(f: ArrayFn, order: int) -> ArrayFn:
+    """5-point central difference of order 1 or 2 with a relative step (see module docstring)."""
+    power = 1 / 5 if order == 1 else 1 / 6
+
+    def derivative(x):
+        x = np.asarray(x, dtype=float)
+        h = _EPS**power * np.maximum(1.0, np.abs(x))
+        fm2, fm1, fp1, fp2 = f(x - 2 * h), f(x - h), f(x + h), f(x + 2 * h)
+        if order == 1:
+            return (fm2 - 8 * fm1 + 8 * fp1 - fp2) / (12 * h)
+        return (-fm2 + 16 * fm1 - 30 * f(x) + 16 * fp1 - fp2) / (12 * h * h)
+
+    return derivative
+
+
+def _from_callable(fn: Callable, kinks, name: str | None) -> Activation:
+    probe = np.linspace(-2.0, 2.0, 7)
+    try:
+        out = np.asarray(fn(probe), dtype=float)
+    except Exception as exc:  # noqa: BLE001 - report any failure of the user's function clearly
+        raise ActivationError(f"callable activation failed on a numpy array: {exc!r}") from None
+    if out.shape != probe.shape:
+        raise ActivationError(
+            "a callable activation must be vectorized: f(array) must return an array of the same shape "
+            f"(got shape {out.shape} for input shape {probe.shape}); use numpy functions such as np.tanh"
+        )
+
+    def phi(x):
+        return np.asarray(fn(np.asarray(x, dtype=float)), dtype=float)
+
+    try:
+        kinks = tuple(sorted(float(k) for k in kinks))
+    except (TypeError, ValueError):
+        raise ActivationError(f"kinks must be a sequence of numbers, got {kinks!r}") from None
+    label = name or getattr(fn, "__name__", "callable")
+    return Activation(
+        label, phi, _central_difference(phi, 1), _central_difference(phi, 2), kinks, None, None, {},
+        derivative_error=1e-10,
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+def activation(spec: "str | Activation | Callable", **params) -> Activation:
+    """Build an :class:`Activation` from a built-in name, a formula in ``x`` or a callable.
+
+    Parameters
+    ----------
+    spec : str, Activation or callable
+        A built-in name (``"tanh"``, ``"leaky_relu"``, ... see :data:`BUILTIN_NAMES`), a formula
+        such as ``"x*erf(x)"`` or ``"Max(0, x) - 0.1*Max(0, -x)"`` (parsed without eval, see
+        :mod:`meanfield.formula`), an existing Activation (returned unchanged), or a vectorized
+        Python callable (numeric derivatives; keyword ``kinks=`` lists its non-smooth points and
+        ``name=`` labels it).
+    **params
+        Parameters of the built-in: ``slope`` (leaky_relu, default 0.01), ``alpha`` (elu, default
+        1; selu), ``scale`` (selu).
+
+    Returns
+    -------
+    Activation
+
+    Raises
+    ------
+    ActivationError, FormulaError
+        Unknown names, bad parameters, unsafe or invalid formulas, non-vectorized callables.
+    """
+    if isinstance(spec, Activation):
+        if params:
+            raise ActivationError("parameters cannot be passed together with an Activation instance")
+        return spec
+    if callable(spec):
+        kinks = params.pop("kinks", ())
+        name = params.pop("name", None)
+        if params:
+            raise ActivationError(f"unknown keyword(s) for a callable activation: {', '.join(params)}")
+        return _from_callable(spec, kinks, name)
+    if not isinstance(spec, str):
+        raise ActivationError(
+            f"an activation is a built-in name, a formula in x or a callable; got {type(spec).__name__}"
+        )
+    key = spec.strip()
+    key = _ALIASES.get(key, key)
+    if key in _BUILTINS:
+        return _builtin(key, params)
+    if params:
+        raise ActivationError(f"parameters {sorted(params)} given for formula {spec!r}; formulas take none")
+    if key.isidentifier() and key != "x":
+        raise FormulaError(
+            f"unknown activation {spec!r}: built-in names are {', '.join(BUILTIN_NAMES)}; "
+            "or write a formula in x such as 'x*erf(x)'"
+        )
+    return _from_formula(spec)

@@ -1,0 +1,43 @@
+"""Exceptions raised by sigprop.
+
+Every error is a ``ValueError`` subclass whose message says what was given and what is allowed.
+"""
+from __future__ import annotations
+
+__all__ = [
+    "SigpropError",
+    "ActivationError",
+    "FormulaError",
+    "ParameterError",
+    "DivergentExpectationError",
+    "QuadratureError",
+    "DivergentFixedPointError",
+]
+
+
+class SigpropError(ValueError):
+    """Base class of every error raised on bad input or an impossible request."""
+
+
+class ActivationError(SigpropError):
+    """Unknown activation name, bad activation parameter or unusable callable."""
+
+
+class FormulaError(ActivationError):
+    """A user formula that is not a whitelisted expression in ``x``."""
+
+
+class ParameterError(SigpropError):
+    """A variance, correlation, depth or grid that is negative, NaN, infinite or of the wrong type."""
+
+
+class DivergentExpectationError(SigpropError):
+    """A Gaussian expectation that diverges or overflows double precision (e.g. exp(x**2) at large q)."""
+
+
+class QuadratureError(SigpropError):
+    """Quadrature that could not reach its stated accuracy."""
+
+
+class DivergentFixedPointError(SigpropError):
+    """The variance map has no finite fixed point reachable from q0 (q grows without bound)."""

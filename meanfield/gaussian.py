@@ -1,0 +1,199 @@
+"""Gaussian expectations of activations: closed forms first, quadrature otherwise.
+
+Notation (DESIGN.md): z, z1, z2 ~ N(0, 1) independent; u1 = sqrt(q1) z1,
+u2 = sqrt(q2) (c z1 + sqrt(1 - c^2) z2).
+
+================================  =======================================================
+``second_moment(act, q)``         V(q)  = E[phi(sqrt(q) z)^2]
+``derivative_moment(act, q)``     D(q)  = E[phi'(sqrt(q) z)^2]
+``second_moment_slope(act, q)``   V'(q) = E[phi(sqrt(q) z)^2 (z^2 - 1)] / (2q)  (differentiates the
+                                  Gaussian density in its variance, so no phi'' is needed at kinks)
+``cross_moment(act, q1, q2, c)``  E[phi(u1) phi(u2)]
+``derivative_cross_moment``       E[phi'(u1) phi'(u2)]
+``expectation(f, q)``             E[f(sqrt(q) z)] for any vectorized f
+``smoothed(f, mean, std)``        E[f(mean + std Z)]
+================================  =======================================================
+
+Every function broadcasts its numeric arguments like numpy.  Route, in order of preference: the
+closed forms of :mod:`meanfield.closed_forms`; for bivariate expectations the conditional
+(inner) closed form E_Z[phi(a + bZ)] inside one outer quadrature over z1; otherwise the panel
+quadrature of :mod:`meanfield.quadrature` (nested for bivariate integrals), split at the kinks and
+at phi's scale.  Quadrature accuracy: the 12- and 24-point rules agree to 1e-11 of the integral of
+|integrand| (the returned value is far more accurate than that); tests against 30-digit mpmath
+show <= 1e-12 relative for smooth and kinked built-ins over q in [1e-6, 1e3].
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from .activations import Activation
+from .closed_forms import ClosedForms, closed_forms
+from .quadrature import integrate
+
+__all__ = [
+    "expectation",
+    "smoothed",
+    "second_moment",
+    "derivative_moment",
+    "second_moment_slope",
+    "cross_moment",
+    "derivative_cross_moment",
+]
+
+#: x-points that follow phi's own scale (geometric around 0): quadrature panels break at their images.
+SCALE_POINTS = (-16.0, -4.0, -1.0, -0.25, -0.0625, 0.0, 0.0625, 0.25, 1.0, 4.0, 16.0)
+
+
+@lru_cache(maxsize=512)
+def _forms(act: Activation) -> ClosedForms:
+    return closed_forms(act)
+
+
+def _points(kinks) -> tuple[float, ...]:
+    return tuple(sorted(set(SCALE_POINTS) | set(float(k) for k in kinks)))
+
+
+def _point_value(f, x, kinks):
+    """f(x), or the average of the one-sided limits where x sits on a kink (the q -> 0 limit)."""
+    x = np.asarray(x, dtype=float)
+    on_kink = np.zeros(x.shape, dtype=bool)
+    for k in kinks:
+        on_kink |= np.abs(x - k) <= 1e-12 * max(1.0, abs(k))
+    h = 1e-9
+    return np.where(on_kink, (f(x - h) + f(x + h)) / 2, f(x))
+
+
+def smoothed(f, mean, std, kinks=()) -> np.ndarray:
+    """E[f(mean + std Z)], Z ~ N(0, 1), broadcast over ``mean`` and ``std`` (std >= 0).
+
+    std = 0 gives f(mean) (the average of the one-sided limits on a kink).
+    """
+    mean, std = np.broadcast_arrays(np.asarray(mean, dtype=float), np.asarray(std, dtype=float))
+    out = np.empty(mean.shape)
+    flat_m, flat_s, flat_o = mean.ravel(), std.ravel(), out.reshape(-1)
+    zero = flat_s == 0
+    if np.any(zero):
+        flat_o[zero] = _point_value(f, flat_m[zero], kinks)
+    live = ~zero
+    if np.any(live):
+        flat_o[live] = integrate(lambda x, z, idx: f(x), _points(kinks), flat_m[live], flat_s[live])
+    return out
+
+
+def expectation(f, q, kinks=()) -> np.ndarray:
+    """E[f(sqrt(q) z)] for a vectorized function ``f``, broadcast over ``q`` >= 0."""
+    return smoothed(f, 0.0, np.sqrt(np.asarray(q, dtype=float)), kinks)
+
+
+def second_moment(act: Activation, q) -> np.ndarray:
+    """V(q) = E[phi(sqrt(q) z)^2] (Poole et al. 2016, eq. 3 without sigma_w^2, sigma_b^2)."""
+    q = np.asarray(q, dtype=float)
+    forms = _forms(act)
+    if forms.V is not None:
+        return _with_zero(forms.V, q, act.phi0**2)
+    return expectation(lambda x: act.phi(x) ** 2, q, act.kinks)
+
+
+def derivative_moment(act: Activation, q) -> np.ndarray:
+    """D(q) = E[phi'(sqrt(q) z)^2]; chi_1 = sigma_w^2 D(q*) (Schoenholz et al. 2017, eq. 5)."""
+    q = np.asarray(q, dtype=float)
+    forms = _forms(act)
+    if forms.D is not None:
+        return _with_zero(forms.D, q, act.dphi0_squared)
+    return expectation(lambda x: act.dphi(x) ** 2, q, act.kinks)
+
+
+def second_moment_slope(act: Activation, q) -> np.ndarray:
+    """V'(q) = dV/dq = E[(phi(sqrt(q) z)^2 - phi(0)^2) (z^2 - 1)] / (2q).
+
+    Equal to E[phi'^2 + phi phi''] (Stein's lemma) for smooth phi; the form used here needs no
+    phi'', so it is exact at kinks.  At q = 0 the limit phi'(0)^2 + phi(0) phi''(0) is returned
+    (one-sided averages at a kink).
+    """
+    q = np.asarray(q, dtype=float)
+    forms = _forms(act)
+    limit = act.dphi0_squared + act.phi0 * float(_point_value(act.d2phi, np.array([0.0]), act.kinks)[0])
+    if forms.dV is not None:
+        return _with_zero(forms.dV, q, limit)
+    flat = q.ravel()
+    out = np.full(flat.shape, limit)
+    live = flat > 0
+    if np.any(live):
+        ql = flat[live]
+
+        phi0_sq = act.phi0**2  # E[z^2 - 1] = 0: subtracting phi(0)^2 removes the O(1) cancellation
+
+        def F(x, z, idx):
+            return (act.phi(x) ** 2 - phi0_sq) * (z * z - 1.0)
+
+        out[live] = integrate(F, _points(act.kinks), np.zeros_like(ql), np.sqrt(ql)) / (2 * ql)
+    return out.reshape(q.shape)
+
+
+def _with_zero(fn, q, at_zero):
+    """Evaluate a closed form, with its q -> 0 limit where q == 0 (closed forms may divide by q)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.asarray(fn(q), dtype=float)
+    return np.where(q == 0, at_zero, out)
+
+
+# ----------------------------------------------------------------------------------------------
+# bivariate
+# ----------------------------------------------------------------------------------------------
+def _bivariate(f, g, inner, f_kinks, g_kinks, q1, q2, c) -> np.ndarray:
+    """E[f(u1) g(u2)]: one outer integral over z1 of f(sqrt(q1) z1) E_Z2[g(u2) | z1]."""
+    q1, q2, c = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (q1, q2, c)))
+    shape = q1.shape
+    q1, q2, c = q1.ravel(), q2.ravel(), c.ravel()
+    r1, r2 = np.sqrt(q1), np.sqrt(q2)
+    s = r2 * np.sqrt(np.clip(1.0 - c * c, 0.0, None))
+    slope = r2 * c  # conditional mean of u2 is slope * z1
+
+    g_points = _points(g_kinks)
+    if inner is None:
+        def inner(m, sd):  # noqa: E306 - the nested quadrature route
+            return smoothed(g, m, sd, g_kinks)
+
+    def F(x, z, idx):
+        m = slope[idx][:, None] * z
+        sd = np.broadcast_to(s[idx][:, None], m.shape)
+        deg = sd == 0
+        if np.any(deg):
+            value = np.empty(m.shape)
+            value[deg] = _point_value(g, m[deg], g_kinks)
+            value[~deg] = inner(m[~deg], sd[~deg])
+        else:
+            value = inner(m, sd)
+        return f(x) * value
+
+    # outer panels: f's own points in x = u1, and the x-images of g's points (u2 = k <=> z1 = k/slope)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        images = np.asarray(g_points)[None, :] * (r1 / slope)[:, None]
+    images = np.where(np.isfinite(images), images, 0.0)
+    points = np.concatenate([np.broadcast_to(np.asarray(_points(f_kinks)), (q1.size, len(_points(f_kinks)))), images], axis=1)
+    return integrate(F, points, np.zeros_like(r1), r1).reshape(shape)
+
+
+def _check_c(c):
+    c = np.asarray(c, dtype=float)
+    return np.clip(c, -1.0, 1.0)
+
+
+def cross_moment(act: Activation, q1, q2, c) -> np.ndarray:
+    """E[phi(u1) phi(u2)] for pre-activation variances q1, q2 and correlation c."""
+    forms = _forms(act)
+    c = _check_c(c)
+    if forms.C is not None:
+        return np.asarray(forms.C(np.asarray(q1, float), np.asarray(q2, float), c), dtype=float)
+    return _bivariate(act.phi, act.phi, forms.inner, act.kinks, act.kinks, q1, q2, c)
+
+
+def derivative_cross_moment(act: Activation, q1, q2, c) -> np.ndarray:
+    """E[phi'(u1) phi'(u2)]: the slope of the correlation map times q/sigma_w^2 (Price's theorem)."""
+    forms = _forms(act)
+    c = _check_c(c)
+    if forms.Cd is not None:
+        return np.asarray(forms.Cd(np.asarray(q1, float), np.asarray(q2, float), c), dtype=float)
+    return _bivariate(act.dphi, act.dphi, forms.dinner, act.kinks, act.kinks, q1, q2, c)
