@@ -28,6 +28,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from numpy.polynomial.hermite_e import hermegauss
+
 from .activations import Activation
 from .closed_forms import ClosedForms, closed_forms
 from .quadrature import integrate
@@ -40,6 +42,7 @@ __all__ = [
     "second_moment_slope",
     "cross_moment",
     "derivative_cross_moment",
+    "hermite_coefficients",
 ]
 
 #: x-points that follow phi's own scale (geometric around 0): quadrature panels break at their images.
@@ -142,11 +145,75 @@ def _with_zero(fn, q, at_zero):
 # ----------------------------------------------------------------------------------------------
 # bivariate
 # ----------------------------------------------------------------------------------------------
-def _bivariate(f, g, inner, f_kinks, g_kinks, q1, q2, c) -> np.ndarray:
-    """E[f(u1) g(u2)]: one outer integral over z1 of f(sqrt(q1) z1) E_Z2[g(u2) | z1]."""
+_GH_NODES, _GH_ORDER = 256, 160
+_MEHLER_RTOL = 1e-12
+
+
+@lru_cache(maxsize=1)
+def _hermite_table():
+    """Gauss-Hermite nodes z (weight varphi) and W[i, k] = w_i He_k(z_i)/sqrt(k!)."""
+    z, w = hermegauss(_GH_NODES)
+    w = w / np.sqrt(2 * np.pi)
+    H = np.empty((z.size, _GH_ORDER + 1))
+    H[:, 0], H[:, 1] = 1.0, z
+    for k in range(1, _GH_ORDER):  # normalized recurrence: stable, no factorials
+        H[:, k + 1] = (z * H[:, k] - np.sqrt(k) * H[:, k - 1]) / np.sqrt(k + 1)
+    return z, w[:, None] * H
+
+
+def hermite_coefficients(f, q) -> np.ndarray:
+    """a_k(q) = E[f(sqrt(q) z) He_k(z)] / sqrt(k!), k = 0..160, for every q (shape q.shape + (161,)).
+
+    Mehler's formula then gives E[f(u1) f(u2)] = sum_k a_k(q1) a_k(q2) c^k.  Computed with a
+    256-node Gauss-Hermite rule: accurate for smooth f at moderate q; callers verify with the
+    completeness check sum_k a_k^2 = E[f^2] before trusting a truncated series.
+    """
+    q = np.asarray(q, dtype=float)
+    z, WH = _hermite_table()
+    with np.errstate(over="ignore", invalid="ignore"):
+        vals = f(np.sqrt(q)[..., None] * z)
+    return vals @ WH
+
+
+def _mehler(f, moment, q1, q2, c):
+    """Mehler series for E[f(u1) f(u2)] and a mask of the elements where it is certified.
+
+    Truncation after order K: |remainder| <= |c|^(K+1) sqrt(T1 T2) with T = E[f^2] - sum a_k^2
+    (Cauchy-Schwarz), required below 1e-12 sqrt(E[f(u1)^2] E[f(u2)^2]).
+    """
+    a1 = hermite_coefficients(f, q1)
+    a2 = a1 if q2 is q1 else hermite_coefficients(f, q2)
+    m1 = moment(q1)
+    m2 = m1 if q2 is q1 else moment(q2)
+    t1 = m1 - np.sum(a1 * a1, axis=-1)
+    t2 = m2 - np.sum(a2 * a2, axis=-1)
+    prod = a1 * a2
+    series = prod[..., -1]
+    for k in range(_GH_ORDER - 1, -1, -1):
+        series = series * c + prod[..., k]
+    scale = np.sqrt(m1 * m2)
+    bound = np.abs(c) ** (_GH_ORDER + 1) * np.sqrt(np.abs(t1 * t2))
+    ok = (
+        np.isfinite(series)
+        & (bound <= _MEHLER_RTOL * scale)
+        & (t1 >= -_MEHLER_RTOL * m1)
+        & (t2 >= -_MEHLER_RTOL * m2)
+    )
+    return series, ok
+
+
+def _bivariate(f, g, inner, f_kinks, g_kinks, q1, q2, c, moment=None) -> np.ndarray:
+    """E[f(u1) g(u2)]: Mehler's series where certified (f = g smooth, ``moment`` = E[f^2]),
+    else one outer integral over z1 of f(sqrt(q1) z1) E_Z2[g(u2) | z1]."""
     q1, q2, c = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (q1, q2, c)))
     shape = q1.shape
     q1, q2, c = q1.ravel(), q2.ravel(), c.ravel()
+    if moment is not None and inner is None and not f_kinks:
+        out, ok = _mehler(f, moment, q1, q2, c)
+        if not np.all(ok):
+            rest = ~ok
+            out[rest] = _bivariate(f, g, inner, f_kinks, g_kinks, q1[rest], q2[rest], c[rest])
+        return out.reshape(shape)
     r1, r2 = np.sqrt(q1), np.sqrt(q2)
     s = r2 * np.sqrt(np.clip(1.0 - c * c, 0.0, None))
     slope = r2 * c  # conditional mean of u2 is slope * z1
@@ -187,7 +254,9 @@ def cross_moment(act: Activation, q1, q2, c) -> np.ndarray:
     c = _check_c(c)
     if forms.C is not None:
         return np.asarray(forms.C(np.asarray(q1, float), np.asarray(q2, float), c), dtype=float)
-    return _bivariate(act.phi, act.phi, forms.inner, act.kinks, act.kinks, q1, q2, c)
+    return _bivariate(
+        act.phi, act.phi, forms.inner, act.kinks, act.kinks, q1, q2, c, lambda q: second_moment(act, q)
+    )
 
 
 def derivative_cross_moment(act: Activation, q1, q2, c) -> np.ndarray:
@@ -196,4 +265,6 @@ def derivative_cross_moment(act: Activation, q1, q2, c) -> np.ndarray:
     c = _check_c(c)
     if forms.Cd is not None:
         return np.asarray(forms.Cd(np.asarray(q1, float), np.asarray(q2, float), c), dtype=float)
-    return _bivariate(act.dphi, act.dphi, forms.dinner, act.kinks, act.kinks, q1, q2, c)
+    return _bivariate(
+        act.dphi, act.dphi, forms.dinner, act.kinks, act.kinks, q1, q2, c, lambda q: derivative_moment(act, q)
+    )

@@ -1,0 +1,310 @@
+"""Mean-field maps: variance map, correlation map, fixed point q*, chi_1 and depth scales.
+
+Conventions (DESIGN.md; Poole et al. 2016, Schoenholz et al. 2017): W_ij ~ N(0, sigma_w^2/N),
+b_i ~ N(0, sigma_b^2), q = variance of a pre-activation, V(q) = E[phi(sqrt(q) z)^2],
+D(q) = E[phi'(sqrt(q) z)^2].
+
+- variance map  q -> sigma_w^2 V(q) + sigma_b^2
+- correlation map  c -> (sigma_w^2 E[phi(u1) phi(u2)] + sigma_b^2) / q',  u1, u2 of variance q
+  and correlation c, q' = sigma_w^2 V(q) + sigma_b^2 the next layer's variance (= q at q*)
+- q*: the attracting fixed point reached from q^1 = q0, by a bracket from a cached table of V on a
+  log grid and Chandrupatla's method (scipy.optimize.elementwise.find_root) on the exact map
+- chi_1 = sigma_w^2 D(q*);  q-map slope s_q = sigma_w^2 V'(q*);  xi_q = -1/log s_q;
+  chi_c = sigma_w^2 E[phi'(u1) phi'(u2)] at the stable correlation fixed point c*,  xi_c = -1/log chi_c
+  (infinite on the edge of chaos).
+
+All functions accept an activation name, formula, callable or :class:`Activation`, and broadcast
+their numeric arguments; scalars in give floats out.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import NamedTuple
+
+import numpy as np
+from scipy.optimize.elementwise import find_root
+
+from . import validation as check
+from .activations import Activation, activation
+from .errors import DivergentExpectationError, DivergentFixedPointError
+from .gaussian import (
+    cross_moment,
+    derivative_cross_moment,
+    derivative_moment,
+    second_moment,
+    second_moment_slope,
+)
+
+__all__ = [
+    "variance_map",
+    "correlation_map",
+    "fixed_point",
+    "chi1",
+    "q_slope",
+    "correlation_fixed_point",
+    "depth_scales",
+    "DepthScales",
+    "Q_MAX",
+]
+
+#: Largest variance the fixed-point search follows; beyond it q is declared divergent.
+Q_MAX = 1e9
+_GRID = np.geomspace(1e-12, Q_MAX, 2 * 21 * 3 + 1)  # 6 points per decade
+
+
+def _scalar_or_array(values: np.ndarray, shape: tuple):
+    out = np.asarray(values, dtype=float).reshape(shape)
+    return float(out) if out.ndim == 0 else out
+
+
+@lru_cache(maxsize=128)
+def _v_table(act: Activation) -> np.ndarray:
+    """V on the search grid; +inf where the expectation diverges or overflows."""
+    values = np.full(_GRID.size, np.inf)
+    try:
+        values[:] = second_moment(act, _GRID)
+    except DivergentExpectationError:
+        for i, q in enumerate(_GRID):  # find where it stops being representable (rare path)
+            try:
+                values[i] = float(second_moment(act, q))
+            except DivergentExpectationError:
+                break
+    return values
+
+
+def variance_map(act, sigma_w2, sigma_b2, q):
+    """One layer of the variance map, q -> sigma_w^2 V(q) + sigma_b^2 (Poole et al. 2016, eq. 3).
+
+    Parameters
+    ----------
+    act : str, callable or Activation
+    sigma_w2, sigma_b2, q : array_like
+        Weight variance, bias variance and pre-activation variance, all >= 0 (broadcast).
+
+    Returns
+    -------
+    float or ndarray
+    """
+    act = activation(act)
+    sw2, sb2, q = np.broadcast_arrays(
+        check.nonnegative("sigma_w2", sigma_w2), check.nonnegative("sigma_b2", sigma_b2), check.nonnegative("q", q)
+    )
+    return _scalar_or_array(sw2 * second_moment(act, q) + sb2, sw2.shape)
+
+
+def _fixed_point(act: Activation, sw2, sb2, q0, *, diverge: str = "raise") -> np.ndarray:
+    """Vectorized q* on flat arrays; ``diverge="inf"`` returns inf instead of raising."""
+    sw2, sb2, q0 = (np.asarray(v, dtype=float) for v in np.broadcast_arrays(sw2, sb2, q0))
+    shape = sw2.shape
+    sw2, sb2, q0 = sw2.ravel(), sb2.ravel(), q0.ravel()
+    g0 = sw2 * second_moment(act, q0) + sb2 - q0
+    table = _v_table(act)
+    with np.errstate(invalid="ignore"):
+        G = sw2[:, None] * table[None, :] + sb2[:, None] - _GRID[None, :]
+    result = np.where(g0 == 0, q0, np.nan)
+    lo, hi = np.full(q0.size, np.nan), np.full(q0.size, np.nan)
+
+    up = g0 > 0
+    above = (_GRID[None, :] > q0[:, None]) & (G <= 0)
+    has_up = above.any(axis=1)
+    k = np.argmax(above, axis=1)
+    sel = up & has_up
+    hi[sel] = _GRID[k[sel]]
+    lo[sel] = np.maximum(q0[sel], _GRID[np.maximum(k[sel] - 1, 0)])
+    result[up & ~has_up] = np.inf
+
+    down = g0 < 0
+    below = (_GRID[None, :] < q0[:, None]) & (G >= 0)
+    has_down = below.any(axis=1)
+    k = _GRID.size - 1 - np.argmax(below[:, ::-1], axis=1)
+    sel = down & has_down
+    lo[sel] = _GRID[k[sel]]
+    hi[sel] = np.minimum(q0[sel], _GRID[np.minimum(k[sel] + 1, _GRID.size - 1)])
+    # no sign change down to the bottom of the grid: q* = 0 if 0 is a fixed point, else in (0, grid[0])
+    g_at_zero = sw2 * act.phi0**2 + sb2
+    bottom = down & ~has_down
+    result[bottom & (g_at_zero == 0)] = 0.0
+    sel = bottom & (g_at_zero > 0)
+    lo[sel], hi[sel] = 0.0, np.minimum(q0[sel], _GRID[0])
+
+    solve = np.isnan(result)
+    if np.any(solve):
+        def g(q, w, b):
+            return w * second_moment(act, q) + b - q
+
+        res = find_root(g, (lo[solve], hi[solve]), args=(sw2[solve], sb2[solve]))
+        result[solve] = res.x
+    if diverge == "raise" and np.any(np.isinf(result)):
+        i = np.nonzero(np.isinf(result))[0][0]
+        raise DivergentFixedPointError(
+            f"the variance map of {act.name} with sigma_w2={sw2[i]:g}, sigma_b2={sb2[i]:g} has no finite "
+            f"fixed point above q0={q0[i]:g}: q grows past {Q_MAX:g} (for relu this happens for every "
+            "sigma_w2 > 2; choose a smaller sigma_w2)"
+        )
+    return result.reshape(shape)
+
+
+def fixed_point(act, sigma_w2, sigma_b2, q0=1.0):
+    """The fixed point q* of the variance map reached from q^1 = q0.
+
+    The iteration q -> sigma_w^2 V(q) + sigma_b^2 is monotone for the usual activations, so it
+    converges to the first root of sigma_w^2 V(q) + sigma_b^2 - q in the direction it moves from q0
+    (an attracting fixed point, or q* = 0 in the degenerate ordered case sigma_b^2 = 0, phi(0) = 0).
+    The root is bracketed on a log grid and refined to machine precision; no plain iteration.
+
+    Parameters
+    ----------
+    act : str, callable or Activation
+    sigma_w2, sigma_b2 : array_like
+        Weight and bias variances (>= 0), broadcast together with q0.
+    q0 : array_like
+        Variance of the first layer's pre-activations, q^1 = sigma_w^2 |x|^2/n_0 + sigma_b^2 (> 0).
+
+    Returns
+    -------
+    float or ndarray
+
+    Raises
+    ------
+    DivergentFixedPointError
+        If q grows without bound (beyond Q_MAX = 1e9), e.g. relu with sigma_w^2 > 2.
+    """
+    act = activation(act)
+    sw2 = check.nonnegative("sigma_w2", sigma_w2)
+    sb2 = check.nonnegative("sigma_b2", sigma_b2)
+    q0 = check.positive("q0", q0)
+    shape = np.broadcast_shapes(sw2.shape, sb2.shape, q0.shape)
+    return _scalar_or_array(_fixed_point(act, sw2, sb2, q0), shape)
+
+
+def _q_or_fixed_point(act, sw2, sb2, q):
+    if q is None:
+        return _fixed_point(act, sw2, sb2, 1.0)
+    return check.nonnegative("q", q)
+
+
+def chi1(act, sigma_w2, sigma_b2, q=None):
+    """chi_1 = sigma_w^2 E[phi'(sqrt(q) z)^2] (Schoenholz et al. 2017, eq. 5).
+
+    The slope of the correlation map at c = 1 and the mean squared singular value of one layer's
+    Jacobian.  ``q=None`` evaluates it at the fixed point q* reached from q^1 = 1.
+    """
+    act = activation(act)
+    sw2 = check.nonnegative("sigma_w2", sigma_w2)
+    sb2 = check.nonnegative("sigma_b2", sigma_b2)
+    q = _q_or_fixed_point(act, sw2, sb2, q)
+    sw2, q = np.broadcast_arrays(sw2, q)
+    shape = np.broadcast_shapes(sw2.shape, sb2.shape)
+    return _scalar_or_array(np.broadcast_to(sw2 * derivative_moment(act, q), shape), shape)
+
+
+def q_slope(act, sigma_w2, sigma_b2, q=None):
+    """Slope of the variance map, s_q = sigma_w^2 V'(q); q* is stable iff s_q < 1.
+
+    ``q=None`` evaluates it at q* reached from q^1 = 1.
+    """
+    act = activation(act)
+    sw2 = check.nonnegative("sigma_w2", sigma_w2)
+    sb2 = check.nonnegative("sigma_b2", sigma_b2)
+    q = _q_or_fixed_point(act, sw2, sb2, q)
+    shape = np.broadcast_shapes(sw2.shape, sb2.shape, np.shape(q))
+    return _scalar_or_array(np.broadcast_to(sw2 * second_moment_slope(act, q), shape), shape)
+
+
+def _cmap(act, sw2, sb2, q, c):
+    """Correlation map at variance q (both inputs), normalised by the next layer's variance."""
+    q_next = sw2 * second_moment(act, q) + sb2
+    return (sw2 * cross_moment(act, q, q, c) + sb2) / q_next
+
+
+def correlation_map(act, sigma_w2, sigma_b2, c, q=None):
+    """One layer of the correlation map (Poole et al. 2016, eq. 5).
+
+    c -> (sigma_w^2 E[phi(u1) phi(u2)] + sigma_b^2) / q',  u1, u2 ~ N(0, q) with correlation c,
+    q' = sigma_w^2 V(q) + sigma_b^2 (equal to q at the fixed point, the default ``q=None``).
+    """
+    act = activation(act)
+    sw2 = check.nonnegative("sigma_w2", sigma_w2)
+    sb2 = check.nonnegative("sigma_b2", sigma_b2)
+    c = check.correlation("c", c)
+    q = _q_or_fixed_point(act, sw2, sb2, q)
+    sw2, sb2, q, c = np.broadcast_arrays(sw2, sb2, q, c)
+    return _scalar_or_array(_cmap(act, sw2, sb2, q, c), sw2.shape)
+
+
+_C_LADDER = 1.0 - np.array([1.0, 0.5, 0.1] + [10.0**-k for k in range(2, 13)])
+
+
+def _correlation_fixed_point(act, sw2, sb2, q) -> np.ndarray:
+    """Stable c* of the correlation map at q (flat arrays): 1 when chi_1 <= 1, else in [0, 1)."""
+    chi = sw2 * derivative_moment(act, q)
+    c_star = np.ones_like(q)
+    chaotic = np.nonzero(chi > 1)[0]
+    if chaotic.size == 0:
+        return c_star
+    w, b, qq = sw2[chaotic], sb2[chaotic], q[chaotic]
+    # c-map(0) >= 0 always (independent inputs); scan upward for the first c where c-map(c) < c
+    ladder = np.broadcast_to(_C_LADDER, (chaotic.size, _C_LADDER.size))
+    g = _cmap(act, w[:, None], b[:, None], qq[:, None], ladder) - ladder
+    negative = g < 0
+    k = np.argmax(negative, axis=1)
+    found = negative.any(axis=1)
+    # k == 0: c-map(0) < 0 only by rounding (it is E[phi]^2-like, >= 0), so c* = 0;
+    # no sign change up to 1 - 1e-12: c* is indistinguishable from 1
+    values = np.where(found & (k == 0), 0.0, 1.0)
+    lo = _C_LADDER[np.maximum(k - 1, 0)]
+    hi = _C_LADDER[k]
+    solve = found & (k > 0)
+    if np.any(solve):
+        def gfun(c, w_, b_, q_):
+            return _cmap(act, w_, b_, q_, c) - c
+
+        res = find_root(gfun, (lo[solve], hi[solve]), args=(w[solve], b[solve], qq[solve]))
+        values[solve] = res.x
+    c_star[chaotic] = values
+    return c_star
+
+
+def correlation_fixed_point(act, sigma_w2, sigma_b2):
+    """The stable fixed point c* of the correlation map at q* (1 in the ordered phase)."""
+    act = activation(act)
+    sw2 = check.nonnegative("sigma_w2", sigma_w2)
+    sb2 = check.nonnegative("sigma_b2", sigma_b2)
+    sw2, sb2 = np.broadcast_arrays(sw2, sb2)
+    q = _fixed_point(act, sw2, sb2, 1.0)
+    return _scalar_or_array(_correlation_fixed_point(act, sw2.ravel(), sb2.ravel(), q.ravel()), sw2.shape)
+
+
+class DepthScales(NamedTuple):
+    """Depth scales of Schoenholz et al. 2017: xi_q (variance) and xi_c (correlation)."""
+
+    xi_q: float | np.ndarray
+    xi_c: float | np.ndarray
+
+
+def _xi(rate):
+    """-1/log(rate), infinite for rate >= 1 (marginal or unstable) and 0 for rate = 0."""
+    rate = np.asarray(rate, dtype=float)
+    with np.errstate(divide="ignore"):
+        return np.where(rate >= 1, np.inf, -1.0 / np.log(np.where(rate >= 1, 0.5, rate)))
+
+
+def depth_scales(act, sigma_w2, sigma_b2) -> DepthScales:
+    """Depth scales xi_q = -1/log(s_q) and xi_c = -1/log(chi_c) (Schoenholz et al. 2017, eqs. 7, 9).
+
+    s_q = sigma_w^2 V'(q*) is the slope of the variance map at q*; chi_c = sigma_w^2
+    E[phi'(u1) phi'(u2)] at the stable correlation fixed point c* (chi_c = chi_1 in the ordered
+    phase, where c* = 1).  Both are infinite on the edge of chaos (chi_1 = 1).  At q* = 0 (the
+    degenerate ordered case) s_q = chi_1 and xi_q = xi_c.
+    """
+    act = activation(act)
+    sw2 = check.nonnegative("sigma_w2", sigma_w2)
+    sb2 = check.nonnegative("sigma_b2", sigma_b2)
+    sw2, sb2 = np.broadcast_arrays(sw2, sb2)
+    shape = sw2.shape
+    w, b = sw2.ravel(), sb2.ravel()
+    q = _fixed_point(act, w, b, 1.0)
+    s_q = w * second_moment_slope(act, q)
+    c_star = _correlation_fixed_point(act, w, b, q)
+    chi_c = w * derivative_cross_moment(act, q, q, c_star)
+    return DepthScales(_scalar_or_array(_xi(s_q), shape), _scalar_or_array(_xi(chi_c), shape))

@@ -1,0 +1,67 @@
+"""Checks of user-supplied numbers: every bad value raises a ParameterError that names it."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .errors import ParameterError
+
+__all__ = ["real_array", "nonnegative", "positive", "correlation", "depth", "positive_int"]
+
+
+def real_array(name: str, value) -> np.ndarray:
+    """``value`` as a float array, refusing strings, complex numbers, None, NaN and infinity."""
+    if value is None or isinstance(value, (str, bytes)):
+        raise ParameterError(f"{name} must be a real number or an array of real numbers, got {value!r}")
+    try:
+        arr = np.asarray(value)
+    except Exception:  # noqa: BLE001 - ragged or exotic input
+        raise ParameterError(f"{name} must be a real number or an array of them, got {value!r}") from None
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise ParameterError(f"{name} must be real-valued, got {value!r} (dtype {arr.dtype})")
+    arr = arr.astype(float)
+    if not np.all(np.isfinite(arr)):
+        raise ParameterError(f"{name} must be finite, got {value!r}")
+    return arr
+
+
+def nonnegative(name: str, value) -> np.ndarray:
+    """A finite array with every entry >= 0 (variances)."""
+    arr = real_array(name, value)
+    if np.any(arr < 0):
+        raise ParameterError(f"{name} is a variance and must be >= 0, got {value!r}")
+    return arr
+
+
+def positive(name: str, value) -> np.ndarray:
+    """A finite array with every entry > 0."""
+    arr = real_array(name, value)
+    if np.any(arr <= 0):
+        raise ParameterError(f"{name} must be > 0, got {value!r}")
+    return arr
+
+
+def correlation(name: str, value) -> np.ndarray:
+    """A finite array with entries in [-1, 1]."""
+    arr = real_array(name, value)
+    if np.any(np.abs(arr) > 1):
+        raise ParameterError(f"{name} is a correlation and must lie in [-1, 1], got {value!r}")
+    return arr
+
+
+def positive_int(name: str, value, minimum: int = 1) -> int:
+    """An integer >= ``minimum`` (bools and non-integral floats are refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        else:
+            raise ParameterError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ParameterError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def depth(value) -> int:
+    """A network depth: the number of weight layers, an integer >= 1."""
+    return positive_int("depth", value, 1)
