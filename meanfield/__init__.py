@@ -37,3 +37,4 @@ from .maps import (
 )
 
 __version__ = "0.1.0"
+from .criticality import CriticalPoint, CriticalRoot, critical_point, critical_sigma_w2

@@ -18,6 +18,7 @@ for phi' (relative error about 1e-12 for smooth phi of unit scale) and eps^(1/6)
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
@@ -35,6 +36,7 @@ SELU_SCALE = 1.0507009873554804934193349852946
 SELU_ALPHA = 1.6732632423543772848170429916717
 
 ArrayFn = Callable[[np.ndarray], np.ndarray]
+_TINY = 1e-200  # one-sided limits at a kink at 0: phi'(+-1e-200) equals phi'(0+-) to the last bit
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,8 +88,7 @@ class Activation:
         This is D(q) = E[phi'(sqrt(q) z)^2] in the limit q -> 0 (half the mass on each side).
         """
         if any(k == 0.0 for k in self.kinks):
-            h = 1e-9
-            left, right = self.dphi(np.array([-h, h]))
+            left, right = self.dphi(np.array([-_TINY, _TINY]))
             return float((left**2 + right**2) / 2)
         return float(self.dphi(np.array([0.0]))[0] ** 2)
 
@@ -281,8 +282,15 @@ def _check_params(name: str, defaults: Mapping[str, float], given: Mapping[str, 
 
 
 def _builtin(name: str, given: Mapping[str, object]) -> Activation:
-    builder, defaults, family = _BUILTINS[name]
-    params = _check_params(name, defaults, given)
+    params = _check_params(name, _BUILTINS[name][1], given)
+    return _cached_builtin(name, tuple(sorted(params.items())))
+
+
+@lru_cache(maxsize=256)
+def _cached_builtin(name: str, items: tuple) -> Activation:
+    """One instance per (name, parameters), so per-activation caches (tables, closed forms) hit."""
+    builder, _, family = _BUILTINS[name]
+    params = dict(items)
     expr, phi, dphi, d2phi, kinks = builder(params)
     return Activation(name, phi, dphi, d2phi, kinks, expr, family, params)
 
@@ -325,6 +333,7 @@ def _formula_kinks(expr: sp.Expr) -> tuple[float, ...]:
     return tuple(sorted(points))
 
 
+@lru_cache(maxsize=256)
 def _from_formula(text: str) -> Activation:
     expr = parse_formula(text)
     d1 = sp.diff(expr, X)

@@ -64,8 +64,8 @@ def _point_value(f, x, kinks):
     on_kink = np.zeros(x.shape, dtype=bool)
     for k in kinks:
         on_kink |= np.abs(x - k) <= 1e-12 * max(1.0, abs(k))
-    h = 1e-9
-    return np.where(on_kink, (f(x - h) + f(x + h)) / 2, f(x))
+    below, above = np.nextafter(x, -np.inf), np.nextafter(x, np.inf)  # the one-sided neighbours
+    return np.where(on_kink, (f(below) + f(above)) / 2, f(x))
 
 
 def smoothed(f, mean, std, kinks=()) -> np.ndarray:
