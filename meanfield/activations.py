@@ -133,11 +133,14 @@ def _builtin_leaky_relu(p):
     )
 
 
-def _builtin_tanh(p):
-    def d(x):
-        return 1.0 - np.tanh(x) ** 2
+def _sech2(x):
+    with np.errstate(over="ignore"):  # cosh overflows to inf for |x| > 710: sech^2 = 0, correctly
+        return 1.0 / np.cosh(x) ** 2
 
-    return sp.tanh(X), np.tanh, d, lambda x: -2.0 * np.tanh(x) * d(x), ()
+
+def _builtin_tanh(p):
+    # sech^2 rather than 1 - tanh^2, which has no correct digit left once tanh^2 rounds to 1
+    return sp.tanh(X), np.tanh, _sech2, lambda x: -2.0 * np.tanh(x) * _sech2(x), ()
 
 
 def _builtin_hardtanh(p):
@@ -160,24 +163,20 @@ def _builtin_erf(p):
     return sp.erf(X), special.erf, d, lambda x: -2.0 * np.asarray(x) * d(x), ()
 
 
+def _logistic_slope(x):
+    """sigma(x) sigma(-x): sigma'(x) without the cancellation of sigma (1 - sigma)."""
+    return special.expit(x) * special.expit(-np.asarray(x, dtype=float))
+
+
 def _builtin_sigmoid(p):
-    def d(x):
-        s = special.expit(x)
-        return s * (1.0 - s)
+    def d2(x):  # sigma'' = sigma' (1 - 2 sigma) = -sigma' tanh(x/2)
+        return -_logistic_slope(x) * np.tanh(np.asarray(x) / 2)
 
-    def d2(x):
-        s = special.expit(x)
-        return s * (1.0 - s) * (1.0 - 2.0 * s)
-
-    return 1 / (1 + sp.exp(-X)), special.expit, d, d2, ()
+    return 1 / (1 + sp.exp(-X)), special.expit, _logistic_slope, d2, ()
 
 
 def _builtin_softplus(p):
-    def d2(x):
-        s = special.expit(x)
-        return s * (1.0 - s)
-
-    return sp.log(1 + sp.exp(X)), lambda x: np.logaddexp(0.0, x), special.expit, d2, ()
+    return sp.log(1 + sp.exp(X)), lambda x: np.logaddexp(0.0, x), special.expit, _logistic_slope, ()
 
 
 def _elu_like(scale: float, alpha: float):
@@ -223,13 +222,13 @@ def _builtin_gelu(p):
 
 
 def _builtin_silu(p):
-    def dphi(x):
-        s = special.expit(x)
-        return s * (1.0 + np.asarray(x) * (1.0 - s))
+    def dphi(x):  # s + x s (1 - s), with 1 - s = sigma(-x)
+        x = np.asarray(x, dtype=float)
+        return special.expit(x) + x * _logistic_slope(x)
 
-    def d2phi(x):
-        s = special.expit(x)
-        return s * (1.0 - s) * (2.0 + np.asarray(x) * (1.0 - 2.0 * s))
+    def d2phi(x):  # s (1 - s) (2 + x (1 - 2 s)) = sigma' (2 - x tanh(x/2))
+        x = np.asarray(x, dtype=float)
+        return _logistic_slope(x) * (2.0 - x * np.tanh(x / 2))
 
     return X / (1 + sp.exp(-X)), lambda x: np.asarray(x) * special.expit(x), dphi, d2phi, ()
 

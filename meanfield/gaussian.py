@@ -43,6 +43,7 @@ __all__ = [
     "cross_moment",
     "derivative_cross_moment",
     "hermite_coefficients",
+    "CorrelationKernel",
 ]
 
 #: x-points that follow phi's own scale (geometric around 0): quadrature panels break at their images.
@@ -80,9 +81,35 @@ def smoothed(f, mean, std, kinks=()) -> np.ndarray:
     if np.any(zero):
         flat_o[zero] = _point_value(f, flat_m[zero], kinks)
     live = ~zero
+    if not kinks and np.any(live):  # smooth f: Gauss-Hermite where it verifiably converges
+        ok, value = _hermite_fast_path(f, flat_m[live], flat_s[live])
+        flat_o[np.nonzero(live)[0][ok]] = value[ok]
+        live[np.nonzero(live)[0][ok]] = False
     if np.any(live):
         flat_o[live] = integrate(lambda x, z, idx: f(x), _points(kinks), flat_m[live], flat_s[live])
     return out
+
+
+_GH_FAST = (hermegauss(64), hermegauss(128))
+_GH_FAST_RTOL = 1e-13
+
+
+def _hermite_fast_path(f, mean, std):
+    """(accepted mask, values) of E[f(mean + std Z)] by 64- and 128-node Gauss-Hermite rules.
+
+    Accepted where the two agree to 1e-13 of E|f| (then the 128-node value is accurate to far
+    better: the rules converge geometrically for smooth f at moderate std); the rest goes to the
+    panel quadrature.  A Gauss-Hermite rule is never used across a kink.
+    """
+    results = []
+    for z, w in _GH_FAST:
+        with np.errstate(over="ignore", invalid="ignore"):
+            vals = f(mean[:, None] + std[:, None] * z)
+        results.append((vals @ w, np.abs(vals) @ w))
+    (low, _), (high, scale) = results
+    norm = np.sqrt(2 * np.pi)
+    ok = np.isfinite(high) & np.isfinite(low) & (np.abs(high - low) <= _GH_FAST_RTOL * scale)
+    return ok, high / norm
 
 
 def expectation(f, q, kinks=()) -> np.ndarray:
@@ -175,31 +202,98 @@ def hermite_coefficients(f, q) -> np.ndarray:
     return vals @ WH
 
 
-def _mehler(f, moment, q1, q2, c):
-    """Mehler series for E[f(u1) f(u2)] and a mask of the elements where it is certified.
+class _HermiteSeries:
+    """Hermite coefficients a_k(q) of f(sqrt(q) z) for a batch of q, with their completeness tail.
 
-    Truncation after order K: |remainder| <= |c|^(K+1) sqrt(T1 T2) with T = E[f^2] - sum a_k^2
-    (Cauchy-Schwarz), required below 1e-12 sqrt(E[f(u1)^2] E[f(u2)^2]).
+    Mehler: E[f(u1) f(u2)] = sum_k a_k(q1) a_k(q2) c^k.  Truncation after order K:
+    |remainder| <= |c|^(K+1) sqrt(T1 T2), T = E[f^2] - sum_k a_k^2 (Cauchy-Schwarz); a value is
+    certified when this is below 1e-12 sqrt(E[f(u1)^2] E[f(u2)^2]) and neither T is negative
+    beyond rounding (a negative T would mean the Gauss-Hermite coefficients are not resolved).
     """
-    a1 = hermite_coefficients(f, q1)
-    a2 = a1 if q2 is q1 else hermite_coefficients(f, q2)
-    m1 = moment(q1)
-    m2 = m1 if q2 is q1 else moment(q2)
-    t1 = m1 - np.sum(a1 * a1, axis=-1)
-    t2 = m2 - np.sum(a2 * a2, axis=-1)
-    prod = a1 * a2
-    series = prod[..., -1]
-    for k in range(_GH_ORDER - 1, -1, -1):
-        series = series * c + prod[..., k]
-    scale = np.sqrt(m1 * m2)
-    bound = np.abs(c) ** (_GH_ORDER + 1) * np.sqrt(np.abs(t1 * t2))
-    ok = (
-        np.isfinite(series)
-        & (bound <= _MEHLER_RTOL * scale)
-        & (t1 >= -_MEHLER_RTOL * m1)
-        & (t2 >= -_MEHLER_RTOL * m2)
-    )
-    return series, ok
+
+    def __init__(self, f, moment, q):
+        a = hermite_coefficients(f, q)
+        self.m = np.asarray(moment(q), dtype=float)
+        self.tail = self.m - np.sum(a * a, axis=-1)
+        # drop the trailing orders that are below rounding for every element (cheaper Horner)
+        small = np.all(a * a <= 1e-34 * self.m[..., None], axis=tuple(range(a.ndim - 1)))
+        keep = a.shape[-1] - int(np.argmin(small[::-1])) if not np.all(small) else 1
+        self.a = a[..., :keep]
+
+    def pair(self, other: "_HermiteSeries", c, i=slice(None), j=slice(None)):
+        """(series, certified) for elements i of self with elements j of other, correlation c."""
+        prod = self.a[i] * other.a[j]
+        c = np.asarray(c, dtype=float)
+        extra = c.ndim - (prod.ndim - 1)
+        prod = prod.reshape(prod.shape[:-1] + (1,) * extra + prod.shape[-1:])
+        series = prod[..., -1]
+        for k in range(prod.shape[-1] - 2, -1, -1):
+            series = series * c + prod[..., k]
+        expand = (slice(None),) * (prod.ndim - 1 - extra) + (None,) * extra
+        m1, m2 = self.m[i][expand], other.m[j][expand]
+        t1, t2 = self.tail[i][expand], other.tail[j][expand]
+        bound = np.abs(c) ** (_GH_ORDER + 1) * np.sqrt(np.abs(t1 * t2))
+        ok = (
+            np.isfinite(series)
+            & (bound <= _MEHLER_RTOL * np.sqrt(m1 * m2))
+            & (t1 >= -_MEHLER_RTOL * m1)
+            & (t2 >= -_MEHLER_RTOL * m2)
+        )
+        return series, ok
+
+
+def _mehler(f, moment, q1, q2, c):
+    """Mehler series for E[f(u1) f(u2)] (flat arrays) and the mask where it is certified."""
+    s1 = _HermiteSeries(f, moment, q1)
+    s2 = s1 if np.array_equal(q1, q2) else _HermiteSeries(f, moment, q2)
+    return s1.pair(s2, c)
+
+
+class CorrelationKernel:
+    """E[phi(u1) phi(u2)] and E[phi'(u1) phi'(u2)] as functions of c at fixed equal variances q.
+
+    Built once for a batch of q (1-D), then evaluated for many c (shape (len(q),) or
+    (len(q), m)): closed forms where they exist, the Mehler series (Hermite coefficients computed
+    once) for smooth activations where it is certified, quadrature for the rest.  Used by the
+    correlation fixed point, depth scales and phase diagrams, which evaluate many c per q.
+    """
+
+    def __init__(self, act: Activation, q, V=None, D=None):
+        self.act = act
+        self.q = np.asarray(q, dtype=float).ravel()
+        #: the one-dimensional moments (exact by default; phase diagrams pass interpolants)
+        self.V = V or (lambda v: second_moment(act, v))
+        self.D = D or (lambda v: derivative_moment(act, v))
+        forms = _forms(act)
+        self._series = None
+        if forms.C is None and forms.inner is None and act.is_smooth:
+            self._series = (
+                _HermiteSeries(act.phi, self.V, self.q),
+                _HermiteSeries(act.dphi, self.D, self.q),
+            )
+
+    def _evaluate(self, which: int, c, idx):
+        idx = np.arange(self.q.size) if idx is None else np.asarray(idx, dtype=int)
+        c = np.asarray(c, dtype=float)
+        q = self.q[idx].reshape(idx.shape + (1,) * (c.ndim - idx.ndim))
+        direct = (cross_moment, derivative_cross_moment)[which]
+        if self._series is None:
+            return direct(self.act, q, q, c)
+        series = self._series[which]
+        value, ok = series.pair(series, c, idx, idx)
+        if not np.all(ok):
+            qb = np.broadcast_to(q, value.shape)
+            cb = np.broadcast_to(c, value.shape)
+            value[~ok] = direct(self.act, qb[~ok], qb[~ok], cb[~ok])
+        return value
+
+    def C(self, c, idx=None):
+        """E[phi(u1) phi(u2)] for the elements ``idx`` (default all), correlation c."""
+        return self._evaluate(0, c, idx)
+
+    def Cd(self, c, idx=None):
+        """E[phi'(u1) phi'(u2)] for the elements ``idx`` (default all), correlation c."""
+        return self._evaluate(1, c, idx)
 
 
 def _bivariate(f, g, inner, f_kinks, g_kinks, q1, q2, c, moment=None) -> np.ndarray:
@@ -208,6 +302,15 @@ def _bivariate(f, g, inner, f_kinks, g_kinks, q1, q2, c, moment=None) -> np.ndar
     q1, q2, c = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (q1, q2, c)))
     shape = q1.shape
     q1, q2, c = q1.ravel(), q2.ravel(), c.ravel()
+    if moment is not None:  # c = 1 with equal variances is a one-dimensional expectation
+        diagonal = (c == 1) & (q1 == q2)
+        if np.any(diagonal):
+            out = np.empty(q1.shape)
+            out[diagonal] = moment(q1[diagonal])
+            rest = ~diagonal
+            if np.any(rest):
+                out[rest] = _bivariate(f, g, inner, f_kinks, g_kinks, q1[rest], q2[rest], c[rest], moment)
+            return out.reshape(shape)
     if moment is not None and inner is None and not f_kinks:
         out, ok = _mehler(f, moment, q1, q2, c)
         if not np.all(ok):

@@ -28,8 +28,8 @@ from . import validation as check
 from .activations import Activation, activation
 from .errors import DivergentExpectationError, DivergentFixedPointError
 from .gaussian import (
+    CorrelationKernel,
     cross_moment,
-    derivative_cross_moment,
     derivative_moment,
     second_moment,
     second_moment_slope,
@@ -92,12 +92,15 @@ def variance_map(act, sigma_w2, sigma_b2, q):
     return _scalar_or_array(sw2 * second_moment(act, q) + sb2, sw2.shape)
 
 
-def _fixed_point(act: Activation, sw2, sb2, q0, *, diverge: str = "raise") -> np.ndarray:
-    """Vectorized q* on flat arrays; ``diverge="inf"`` returns inf instead of raising."""
+def _fixed_point(act: Activation, sw2, sb2, q0, *, diverge: str = "raise", V=None) -> np.ndarray:
+    """Vectorized q*; ``diverge="inf"`` returns inf instead of raising; ``V`` replaces the exact
+    second moment (phase diagrams pass a verified interpolant)."""
+    V = V or (lambda q: second_moment(act, q))
     sw2, sb2, q0 = (np.asarray(v, dtype=float) for v in np.broadcast_arrays(sw2, sb2, q0))
     shape = sw2.shape
     sw2, sb2, q0 = sw2.ravel(), sb2.ravel(), q0.ravel()
-    g0 = sw2 * second_moment(act, q0) + sb2 - q0
+    u0, inverse = np.unique(q0, return_inverse=True)
+    g0 = sw2 * V(u0)[inverse.ravel()] + sb2 - q0
     table = _v_table(act)
     with np.errstate(invalid="ignore"):
         G = sw2[:, None] * table[None, :] + sb2[:, None] - _GRID[None, :]
@@ -130,7 +133,7 @@ def _fixed_point(act: Activation, sw2, sb2, q0, *, diverge: str = "raise") -> np
     solve = np.isnan(result)
     if np.any(solve):
         def g(q, w, b):
-            return w * second_moment(act, q) + b - q
+            return w * V(q) + b - q
 
         res = find_root(g, (lo[solve], hi[solve]), args=(sw2[solve], sb2[solve]))
         result[solve] = res.x
@@ -235,34 +238,50 @@ def correlation_map(act, sigma_w2, sigma_b2, c, q=None):
 _C_LADDER = 1.0 - np.array([1.0, 0.5, 0.1] + [10.0**-k for k in range(2, 13)])
 
 
-def _correlation_fixed_point(act, sw2, sb2, q) -> np.ndarray:
-    """Stable c* of the correlation map at q (flat arrays): 1 when chi_1 <= 1, else in [0, 1)."""
-    chi = sw2 * derivative_moment(act, q)
+def _correlation_fixed_point(act, sw2, sb2, q, V=None, D=None):
+    """(c*, chi_c) on flat arrays: c* = 1 and chi_c = chi_1 when chi_1 <= 1, else c* in [0, 1).
+
+    c-map(0) = (sigma_w^2 E[phi]^2 + sigma_b^2)/q >= 0, and c-map(1 - d) < 1 - d for small d when
+    chi_1 > 1, so the first sign change of c-map(c) - c on a ladder 0, 0.5, 0.9, 0.99, ...,
+    1 - 1e-12 brackets the stable fixed point, refined by Chandrupatla's method.  The bivariate
+    expectations are built once for the chaotic points only (:class:`CorrelationKernel`).
+    ``V``, ``D`` replace the exact one-dimensional moments (phase diagrams pass interpolants).
+    """
+    V = V or (lambda v: second_moment(act, v))
+    D = D or (lambda v: derivative_moment(act, v))
+    chi_c = sw2 * D(q)
     c_star = np.ones_like(q)
-    chaotic = np.nonzero(chi > 1)[0]
+    chaotic = np.nonzero(chi_c > 1)[0]
     if chaotic.size == 0:
-        return c_star
+        return c_star, chi_c
     w, b, qq = sw2[chaotic], sb2[chaotic], q[chaotic]
-    # c-map(0) >= 0 always (independent inputs); scan upward for the first c where c-map(c) < c
-    ladder = np.broadcast_to(_C_LADDER, (chaotic.size, _C_LADDER.size))
-    g = _cmap(act, w[:, None], b[:, None], qq[:, None], ladder) - ladder
-    negative = g < 0
-    k = np.argmax(negative, axis=1)
-    found = negative.any(axis=1)
-    # k == 0: c-map(0) < 0 only by rounding (it is E[phi]^2-like, >= 0), so c* = 0;
-    # no sign change up to 1 - 1e-12: c* is indistinguishable from 1
+    kernel = CorrelationKernel(act, qq, V, D)
+    q_next = w * V(qq) + b  # = q* up to rounding
+    every = np.arange(chaotic.size)
+
+    def g(c, i, w_, b_, qn):
+        return (w_ * kernel.C(c, i) + b_) / qn - c
+
+    # climb the ladder only as far as each element needs (c near 1 is the expensive end)
+    k = np.zeros(chaotic.size, dtype=int)
+    found = np.zeros(chaotic.size, dtype=bool)
+    for step, c in enumerate(_C_LADDER):
+        live = np.nonzero(~found)[0]
+        if live.size == 0:
+            break
+        below = g(np.full(live.size, c), every[live], w[live], b[live], q_next[live]) < 0
+        k[live[below]] = step
+        found[live[below]] = True
+    # k == 0: c-map(0) < 0 only by rounding, so c* = 0; no sign change up to 1 - 1e-12: c* ~ 1
     values = np.where(found & (k == 0), 0.0, 1.0)
-    lo = _C_LADDER[np.maximum(k - 1, 0)]
-    hi = _C_LADDER[k]
     solve = found & (k > 0)
     if np.any(solve):
-        def gfun(c, w_, b_, q_):
-            return _cmap(act, w_, b_, q_, c) - c
-
-        res = find_root(gfun, (lo[solve], hi[solve]), args=(w[solve], b[solve], qq[solve]))
+        lo, hi = _C_LADDER[k[solve] - 1], _C_LADDER[k[solve]]
+        res = find_root(g, (lo, hi), args=(every[solve], w[solve], b[solve], q_next[solve]))
         values[solve] = res.x
     c_star[chaotic] = values
-    return c_star
+    chi_c[chaotic] = w * kernel.Cd(values)
+    return c_star, chi_c
 
 
 def correlation_fixed_point(act, sigma_w2, sigma_b2):
@@ -272,7 +291,7 @@ def correlation_fixed_point(act, sigma_w2, sigma_b2):
     sb2 = check.nonnegative("sigma_b2", sigma_b2)
     sw2, sb2 = np.broadcast_arrays(sw2, sb2)
     q = _fixed_point(act, sw2, sb2, 1.0)
-    return _scalar_or_array(_correlation_fixed_point(act, sw2.ravel(), sb2.ravel(), q.ravel()), sw2.shape)
+    return _scalar_or_array(_correlation_fixed_point(act, sw2.ravel(), sb2.ravel(), q.ravel())[0], sw2.shape)
 
 
 class DepthScales(NamedTuple):
@@ -305,6 +324,5 @@ def depth_scales(act, sigma_w2, sigma_b2) -> DepthScales:
     w, b = sw2.ravel(), sb2.ravel()
     q = _fixed_point(act, w, b, 1.0)
     s_q = w * second_moment_slope(act, q)
-    c_star = _correlation_fixed_point(act, w, b, q)
-    chi_c = w * derivative_cross_moment(act, q, q, c_star)
+    _, chi_c = _correlation_fixed_point(act, w, b, q)
     return DepthScales(_scalar_or_array(_xi(s_q), shape), _scalar_or_array(_xi(chi_c), shape))

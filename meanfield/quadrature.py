@@ -9,8 +9,8 @@ follow the Gaussian (0, +-0.75, +-1.5, ..., +-26) and at the images z = (x - a_i
 integrand's own special points ``x_points`` (kinks, where a Gauss rule must not straddle, and phi's
 scale, geometric around 0 so that tanh-like functions at large b are resolved).  Each panel gets an
 8-point and a 16-point Gauss-Legendre rule; a panel whose two values differ by more than
-``rtol/4`` times the element's integral of |F| varphi is split in four, up to seven times (panel by
-panel, vectorized over all failing panels of all elements).  The 16-point values are summed.
+``rtol/4`` times the element's integral of |F| varphi (and more than rounding of its own sum) is
+split in four, up to five times (panel by panel, vectorized over all failing panels of all elements).  The 16-point values are summed.
 Because the rules converge geometrically on smooth pieces, an accepted difference of 1e-11 leaves
 the 16-point value accurate far beyond that; the summed differences are reported as the
 (conservative) error estimate.
@@ -40,7 +40,8 @@ _LOW, _HIGH = leggauss(8), leggauss(16)
 _INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _CHUNK_NODES = 2_000_000  # nodes evaluated at once (memory bound: a few arrays of this size)
 _GIVE_UP = 1e-7  # relative error estimate above which the unconverged result is refused
-_SPLIT, _LEVELS = 4, 7  # failing panels are split in 4, at most 7 times (4^7 = 16384 pieces)
+_SPLIT, _LEVELS = 4, 5  # failing panels are split in 4, at most 5 times (4^5 = 1024 pieces)
+_ROUNDING = 64 * np.finfo(float).eps
 
 
 def _evaluate(F, lo, hi, elem, mean, std):
@@ -135,7 +136,8 @@ def integrate(F, x_points, mean, std, *, rtol: float = RTOL, return_error: bool 
                     "representable (reduce q or use an activation of slower growth)"
                 )
         # a panel is accepted when its two rules agree to rtol/4 of the element's integral |F|
-        ok = (err <= 0.25 * rtol * scale[elem]) | (level == _LEVELS)
+        # (or when the difference is at the rounding level of the panel's own sum)
+        ok = (err <= 0.25 * rtol * scale[elem]) | (err <= _ROUNDING * absolute) | (level == _LEVELS)
         value += np.bincount(elem[ok], high[ok], minlength=n)
         error += np.bincount(elem[ok], err[ok], minlength=n)
         if np.all(ok):

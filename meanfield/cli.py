@@ -1,0 +1,434 @@
+"""The ``meanfield`` command: edge of chaos, mean-field maps and phase diagrams from the shell.
+
+Subcommands (``meanfield SUBCOMMAND --help`` for details)::
+
+    meanfield critical tanh                              # critical sigma_w^2 for a list of sigma_b^2
+    meanfield critical leaky_relu --param slope=0.2 --sigma-b2 0 0.1 --json
+    meanfield maps tanh --sigma-w2 1.5 --sigma-b2 0.05   # q*, chi_1, depth scales, c*, phase
+    meanfield phase tanh --out tanh.png                  # phase diagram figure
+
+This is the only module that does argument parsing and text/JSON formatting; nothing in the
+package imports it.  ``main(argv)`` returns the exit status: 0 on success, 2 on bad arguments or
+an impossible request (every :class:`meanfield.errors.SigpropError`), with one line
+``meanfield: error: ...`` on stderr.  Unexpected exceptions are not caught.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+
+import numpy as np
+
+from . import __version__
+from .activations import BUILTIN_NAMES, activation
+from .errors import DivergentFixedPointError, ParameterError, SigpropError
+
+__all__ = ["main", "build_parser"]
+
+PROG = "meanfield"
+DEFAULT_SIGMA_B2 = (0.0, 0.01, 0.05, 0.1, 0.2, 0.3)
+DEFAULT_SIGMA_W2_RANGE = ("0.5", "4", "71")
+DEFAULT_SIGMA_B2_RANGE = ("0", "0.5", "51")
+#: |chi_1 - 1| below this counts as the edge of chaos in ``maps``.
+CRITICAL_TOLERANCE = 1e-9
+
+_JSON_NOTE = (
+    "JSON output: every number is a JSON number, except non-finite values, which are the strings "
+    '"inf", "-inf" and "nan" (float() of the string gives the value back; "nan" means that no '
+    "such value exists, e.g. no critical point)."
+)
+_ACT_HELP = (
+    "activation: a built-in name (" + ", ".join(BUILTIN_NAMES) + ") or a formula in x such as "
+    "'x*erf(x)' or 'log(1+exp(x))' (quote it; a formula starting with '-' needs ' -x' or '--' first)"
+)
+
+
+class _UsageError(Exception):
+    """Raised instead of argparse's print-usage-and-exit, so main() can print one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # noqa: D401 - argparse hook
+        raise _UsageError(f"{message} (see '{self.prog} --help')")
+
+
+# ----------------------------------------------------------------------------------------------
+# argument types
+# ----------------------------------------------------------------------------------------------
+def _real(text: str) -> float:
+    """A finite real number."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a real number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _param(text: str) -> tuple[str, float]:
+    """NAME=VALUE with a finite real VALUE."""
+    name, sep, value = text.partition("=")
+    name = name.strip()
+    if not sep or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE (e.g. slope=0.2), got {text!r}")
+    try:
+        return name, _real(value.strip())
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"parameter {name}: {exc}") from None
+
+
+def _variance(name: str, value: float) -> float:
+    if value < 0:
+        raise ParameterError(f"{name} is a variance and must be >= 0, got {value!r}")
+    return value
+
+
+def _grid(name: str, spec) -> np.ndarray:
+    """LO HI N -> N evenly spaced variances from LO to HI."""
+    lo_text, hi_text, n_text = spec
+    try:
+        lo, hi = _real(lo_text), _real(hi_text)
+    except argparse.ArgumentTypeError as exc:
+        raise ParameterError(f"{name}: {exc}") from None
+    try:
+        n = int(n_text)
+    except ValueError:
+        raise ParameterError(f"{name}: N must be an integer >= 2, got {n_text!r}") from None
+    if n < 2:
+        raise ParameterError(f"{name}: N must be an integer >= 2, got {n}")
+    _variance(f"{name} LO", lo)
+    if not hi > lo:
+        raise ParameterError(f"{name}: HI must be larger than LO, got LO={lo!r}, HI={hi!r}")
+    return np.linspace(lo, hi, n)
+
+
+# ----------------------------------------------------------------------------------------------
+# formatting helpers
+# ----------------------------------------------------------------------------------------------
+def _fmt(value, digits: int = 12) -> str:
+    """A number with ``digits`` significant digits; inf as "inf", NaN as "none"."""
+    value = float(value)
+    if math.isnan(value):
+        return "none"
+    return f"{value:.{digits}g}"
+
+
+def _json_number(value):
+    value = float(value)
+    if math.isfinite(value):
+        return value
+    return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+
+
+def _xi_from_slope(slope: float) -> float:
+    """xi = -1/log(slope): inf when slope >= 1, 0 when slope = 0, NaN when slope is NaN."""
+    slope = float(slope)
+    if math.isnan(slope):
+        return math.nan
+    if slope >= 1:
+        return math.inf
+    if slope <= 0:
+        return 0.0
+    return -1.0 / math.log(slope)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header, *rows]]
+    return "\n".join(lines)
+
+
+def _emit_json(payload: dict) -> None:
+    print(json.dumps(payload, indent=2, allow_nan=False))
+
+
+def _make_activation(args):
+    params = dict(args.param or [])
+    return activation(args.act, **params)
+
+
+# ----------------------------------------------------------------------------------------------
+# commands
+# ----------------------------------------------------------------------------------------------
+def _cmd_critical(args) -> int:
+    from .criticality import critical_point
+
+    act = _make_activation(args)
+    sigma_b2 = list(args.sigma_b2) if args.sigma_b2 else list(DEFAULT_SIGMA_B2)
+    for b in sigma_b2:
+        _variance("sigma_b2", b)
+    points = critical_point(act, np.asarray(sigma_b2, dtype=float))
+
+    if args.json:
+        rows = []
+        for b, p in zip(sigma_b2, points):
+            rows.append({
+                "sigma_b2": b,
+                "sigma_w2": _json_number(p.sigma_w2),
+                "q_star": _json_number(p.q_star),
+                "q_slope": _json_number(p.q_slope),
+                "xi_q": _json_number(_xi_from_slope(p.q_slope)),
+                "stable": p.stable,
+                "status": p.status,
+                "reason": p.reason,
+                "roots": [
+                    {
+                        "sigma_w2": _json_number(r.sigma_w2),
+                        "q_star": _json_number(r.q_star),
+                        "q_slope": _json_number(r.q_slope),
+                        "stable": r.stable,
+                    }
+                    for r in p.roots
+                ],
+            })
+        _emit_json({"command": "critical", "activation": act.name, "params": dict(act.params), "rows": rows})
+        return 0
+
+    header = ["sigma_b2", "sigma_w2", "q*", "q_slope", "xi_q", "stable", "status"]
+    rows, notes = [], []
+    for b, p in zip(sigma_b2, points):
+        stable = "-" if p.stable is None else ("yes" if p.stable else "no")
+        rows.append([
+            _fmt(b), _fmt(p.sigma_w2), _fmt(p.q_star), _fmt(p.q_slope, 10),
+            _fmt(_xi_from_slope(p.q_slope), 10), stable, p.status,
+        ])
+        if p.status != "critical" or len(p.roots) > 1:
+            notes.append(f"sigma_b2 = {_fmt(b)}: {p.status}: {p.reason}")
+            if len(p.roots) > 1:
+                for r in p.roots:
+                    notes.append(
+                        f"    root: sigma_w2 = {_fmt(r.sigma_w2)}, q* = {_fmt(r.q_star)}, "
+                        f"q_slope = {_fmt(r.q_slope, 10)}, stable = {'yes' if r.stable else 'no'}"
+                    )
+    params = "".join(f", {k}={v:g}" for k, v in act.params.items())
+    print(f"# edge of chaos (chi_1 = 1) for {act.name}{params}; xi_q = -1/log(q_slope)")
+    print(_table(header, rows))
+    if notes:
+        print()
+        print("\n".join(notes))
+    return 0
+
+
+def _phase_name(chi: float) -> str:
+    if abs(chi - 1.0) <= CRITICAL_TOLERANCE:
+        return "critical"
+    return "ordered" if chi < 1.0 else "chaotic"
+
+
+_C_LADDER = (0.0, 0.5, 0.9) + tuple(1.0 - 10.0**-k for k in range(2, 13))
+
+
+def _correlation_fixed_point_at(act, sw2: float, sb2: float, q: float, chi: float) -> float:
+    """Stable c* of the correlation map at the fixed point q (1 when chi_1 <= 1).
+
+    Only for q* reached from q0 != 1 on another branch than q^1 = 1 (the library's
+    correlation_fixed_point starts from q^1 = 1): the first sign change of c-map(c) - c on the
+    ladder 0, 0.5, 0.9, 0.99, ..., 1 - 1e-12, refined by brentq.
+    """
+    from scipy.optimize import brentq
+
+    from .maps import correlation_map
+
+    if chi <= 1.0:
+        return 1.0
+
+    def g(c):
+        return float(correlation_map(act, sw2, sb2, c, q=q)) - c
+
+    previous = None
+    for c in _C_LADDER:
+        if g(c) < 0:
+            if previous is None:  # c-map(0) >= 0 up to rounding
+                return 0.0
+            return float(brentq(g, previous, c, xtol=1e-15, rtol=4 * np.finfo(float).eps))
+        previous = c
+    return 1.0
+
+
+def _cmd_maps(args) -> int:
+    from .gaussian import derivative_cross_moment
+    from .maps import chi1, correlation_fixed_point, depth_scales, fixed_point, q_slope
+
+    act = _make_activation(args)
+    sw2 = _variance("sigma_w2", args.sigma_w2)
+    sb2 = _variance("sigma_b2", args.sigma_b2)
+    q0 = args.q0
+    if q0 <= 0:
+        raise ParameterError(f"q0 is the first layer's variance and must be > 0, got {q0!r}")
+    q = fixed_point(act, sw2, sb2, q0=q0)
+    chi = chi1(act, sw2, sb2, q=q)
+    slope = q_slope(act, sw2, sb2, q=q)
+    # c* and xi_c at the q* reached from q0; the library's correlation_fixed_point and
+    # depth_scales start from q^1 = 1, so they are used when q0 leads to the same q*
+    same_branch = q0 == 1.0
+    if not same_branch:
+        try:
+            same_branch = fixed_point(act, sw2, sb2) == q
+        except DivergentFixedPointError:
+            same_branch = False
+    if same_branch:
+        c_star = float(correlation_fixed_point(act, sw2, sb2))
+        chi_c = float(sw2 * derivative_cross_moment(act, q, q, c_star))
+        xi_c = float(depth_scales(act, sw2, sb2).xi_c)
+    else:
+        c_star = _correlation_fixed_point_at(act, sw2, sb2, q, chi)
+        chi_c = float(sw2 * derivative_cross_moment(act, q, q, c_star))
+        xi_c = _xi_from_slope(chi_c)
+    values = {
+        "q_star": q,
+        "chi1": chi,
+        "q_slope": slope,
+        "xi_q": _xi_from_slope(slope),
+        "chi_c": chi_c,
+        "xi_c": xi_c,
+        "c_star": c_star,
+    }
+    phase = _phase_name(chi)
+
+    if args.json:
+        payload = {
+            "command": "maps", "activation": act.name, "params": dict(act.params),
+            "sigma_w2": sw2, "sigma_b2": sb2, "q0": q0,
+        }
+        payload.update({k: _json_number(v) for k, v in values.items()})
+        payload["phase"] = phase
+        _emit_json(payload)
+        return 0
+
+    params = "".join(f", {k}={v:g}" for k, v in act.params.items())
+    labels = [
+        ("activation", act.name + params), ("sigma_w2", _fmt(sw2)), ("sigma_b2", _fmt(sb2)), ("q0", _fmt(q0)),
+        ("q*", _fmt(values["q_star"])), ("chi_1", _fmt(chi)), ("q_slope", _fmt(slope)),
+        ("xi_q", _fmt(values["xi_q"])), ("chi_c", _fmt(chi_c)), ("xi_c", _fmt(values["xi_c"])),
+        ("c*", _fmt(c_star)), ("phase", phase),
+    ]
+    width = max(len(k) for k, _ in labels)
+    for key, value in labels:
+        print(f"{key.ljust(width)}  {value}")
+    return 0
+
+
+def _cmd_phase(args) -> int:
+    act = _make_activation(args)
+    sw2 = _grid("--sigma-w2-range", args.sigma_w2_range)
+    sb2 = _grid("--sigma-b2-range", args.sigma_b2_range)
+    out = args.out
+    # lazy: matplotlib only for this command, on the Agg canvas (no pyplot, no global backend state)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4, 4.8))
+    canvas = FigureCanvasAgg(fig)
+    ext = os.path.splitext(out)[1].lstrip(".").lower()
+    supported = canvas.get_supported_filetypes()
+    if ext not in supported:
+        raise _UsageError(
+            f"argument --out: cannot tell the image format of {out!r}; use one of the extensions "
+            + ", ".join("." + e for e in sorted(supported))
+        )
+    folder = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(folder):
+        raise _UsageError(f"argument --out: folder {folder!r} does not exist")
+
+    from . import phase_diagram  # provided by meanfield/phase.py
+
+    diagram = phase_diagram(act, sw2, sb2)
+    ax = fig.add_subplot()
+    diagram.plot(ax=ax)
+    fig.savefig(out, dpi=args.dpi)
+    print(f"wrote {out} ({act.name}: {sb2.size} sigma_b2 x {sw2.size} sigma_w2 grid points)")
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------
+# parser and entry point
+# ----------------------------------------------------------------------------------------------
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("act", metavar="ACT", help=_ACT_HELP)
+    p.add_argument(
+        "--param", metavar="NAME=VALUE", type=_param, action="append",
+        help="activation parameter, repeatable (e.g. --param slope=0.2 for leaky_relu; alpha for "
+        "elu/selu, scale for selu)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Mean-field signal propagation in deep random networks at initialization "
+        "(infinite width): edge of chaos, q*, chi_1, depth scales, phase diagrams.",
+        epilog="Exit status: 0 on success, 2 on bad arguments (one line on stderr). " + _JSON_NOTE,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser(
+        "critical", help="critical sigma_w^2 (chi_1 = 1) for a list of sigma_b^2",
+        description="Edge of chaos: for each sigma_b^2, the critical sigma_w^2, q*, the slope of the "
+        "variance map at q*, xi_q = -1/log(slope) (inf when slope >= 1), the stability of q* and a "
+        "status (critical, unstable, degenerate, marginal, none). Rows without a critical point print "
+        "'none' and the reason.",
+        epilog=_JSON_NOTE,
+    )
+    _common(p)
+    p.add_argument(
+        "--sigma-b2", metavar="V", type=_real, nargs="+", action="extend",
+        help="bias variance(s) >= 0 (default: " + " ".join(f"{v:g}" for v in DEFAULT_SIGMA_B2) + ")",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=_cmd_critical)
+
+    p = sub.add_parser(
+        "maps", help="q*, chi_1, depth scales, c* and the phase at one (sigma_w^2, sigma_b^2)",
+        description="Mean-field quantities at one point: q* (reached from q^1 = q0), chi_1, the slope "
+        "of the variance map at q*, xi_q, chi_c and xi_c at the stable correlation fixed point c*, and "
+        f"the phase: ordered (chi_1 < 1), chaotic (chi_1 > 1) or critical (|chi_1 - 1| <= "
+        f"{CRITICAL_TOLERANCE:g}). Depth scales are -1/log of their rate, inf when the rate is >= 1.",
+        epilog=_JSON_NOTE,
+    )
+    _common(p)
+    p.add_argument("--sigma-w2", metavar="A", type=_real, required=True, help="weight variance >= 0")
+    p.add_argument("--sigma-b2", metavar="B", type=_real, required=True, help="bias variance >= 0")
+    p.add_argument("--q0", metavar="Q", type=_real, default=1.0,
+                   help="first-layer pre-activation variance q^1 > 0 (default 1)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=_cmd_maps)
+
+    p = sub.add_parser(
+        "phase", help="save the phase diagram over a (sigma_w^2, sigma_b^2) grid as an image",
+        description="Phase diagram (q*, chi_1, xi_c over a grid of sigma_w^2 and sigma_b^2) saved as "
+        "an image; the format follows the extension of --out (png, pdf, svg, ...).",
+    )
+    _common(p)
+    p.add_argument("--out", metavar="FILE.png", required=True, help="image file to write")
+    p.add_argument("--sigma-w2-range", metavar=("LO", "HI", "N"), nargs=3, default=DEFAULT_SIGMA_W2_RANGE,
+                   help="N evenly spaced sigma_w^2 from LO to HI (default: " + " ".join(DEFAULT_SIGMA_W2_RANGE) + ")")
+    p.add_argument("--sigma-b2-range", metavar=("LO", "HI", "N"), nargs=3, default=DEFAULT_SIGMA_B2_RANGE,
+                   help="N evenly spaced sigma_b^2 from LO to HI (default: " + " ".join(DEFAULT_SIGMA_B2_RANGE) + ")")
+    p.add_argument("--dpi", type=_real, default=150.0, help="resolution of raster images (default 150)")
+    p.set_defaults(func=_cmd_phase)
+    return parser
+
+
+def _fail(message: str) -> int:
+    print(f"{PROG}: error: " + " ".join(str(message).split()), file=sys.stderr)
+    return 2
+
+
+def main(argv=None) -> int:
+    """Run the ``meanfield`` command with ``argv`` (default: sys.argv[1:]); return the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError as exc:
+        return _fail(exc)
+    except SystemExit as exc:  # --help, --version
+        return exc.code if isinstance(exc.code, int) else 0
+    try:
+        return args.func(args)
+    except (_UsageError, SigpropError) as exc:
+        return _fail(exc)

@@ -1,0 +1,64 @@
+"""Matplotlib figures.  Imported lazily by the ``.plot`` methods and the command line only."""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["plot_phase_diagram", "new_axes"]
+
+
+def new_axes(ax=None):
+    """The given Axes, or a fresh one on a new figure."""
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    _, ax = plt.subplots(figsize=(6, 4.5))
+    return ax
+
+
+_LABELS = {
+    "chi1": r"$\chi_1$",
+    "xi_c": r"$\log_{10} \xi_c$",
+    "q_star": r"$\log_{10} q^*$",
+}
+
+
+def plot_phase_diagram(diagram, ax=None, quantity: str = "chi1"):
+    """Heat map of a :class:`~meanfield.phase.PhaseDiagram` with the edge of chaos drawn on it.
+
+    ``chi1`` uses a diverging colour map centred on 1 (blue ordered, red chaotic); ``xi_c`` and
+    ``q_star`` are shown in log10.  The critical line is solid where its q* is stable and dashed
+    where it is unstable (a network started at q^1 = 1 does not reach it).
+    """
+    from matplotlib.colors import TwoSlopeNorm
+
+    if quantity not in _LABELS:
+        from .errors import ParameterError
+
+        raise ParameterError(f"quantity must be one of {sorted(_LABELS)}, got {quantity!r}")
+    ax = new_axes(ax)
+    w, b = diagram.sigma_w2, diagram.sigma_b2
+    if quantity == "chi1":
+        data = diagram.chi1
+        finite = data[np.isfinite(data)]
+        lo = min(float(finite.min()) if finite.size else 0.5, 0.999)
+        hi = max(float(finite.max()) if finite.size else 1.5, 1.001)
+        mesh = ax.pcolormesh(w, b, data, shading="auto", cmap="RdBu_r", norm=TwoSlopeNorm(1.0, lo, hi))
+    else:
+        values = getattr(diagram, quantity)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            data = np.log10(np.where(np.isfinite(values) & (values > 0), values, np.nan))
+        mesh = ax.pcolormesh(w, b, data, shading="auto", cmap="viridis")
+    ax.figure.colorbar(mesh, ax=ax, label=_LABELS[quantity])
+    crit = diagram.critical_sigma_w2
+    stable = diagram.critical_stable
+    inside = np.isfinite(crit) & (crit >= w.min()) & (crit <= w.max())
+    for mask, style, label in ((inside & stable, "-", "edge of chaos"), (inside & ~stable, "--", "edge of chaos (unstable q*)")):
+        if np.any(mask):
+            ax.plot(np.where(mask, crit, np.nan), b, style, color="k", lw=2, label=label)
+    if np.any(inside):
+        ax.legend(loc="upper left", fontsize="small")
+    ax.set_xlabel(r"$\sigma_w^2$")
+    ax.set_ylabel(r"$\sigma_b^2$")
+    ax.set_title(f"{diagram.activation}: ordered (blue) / chaotic (red)" if quantity == "chi1" else diagram.activation)
+    return ax
