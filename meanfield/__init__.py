@@ -39,3 +39,4 @@ from .maps import (
 __version__ = "0.1.0"
 from .criticality import CriticalPoint, CriticalRoot, critical_point, critical_sigma_w2
 from .phase import PhaseDiagram, phase_diagram
+from .kernels import kernel, nngp_kernel

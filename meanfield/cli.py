@@ -317,6 +317,8 @@ def _cmd_phase(args) -> int:
     sw2 = _grid("--sigma-w2-range", args.sigma_w2_range)
     sb2 = _grid("--sigma-b2-range", args.sigma_b2_range)
     out = args.out
+    if args.dpi <= 0:
+        raise ParameterError(f"--dpi must be > 0, got {args.dpi!r}")
     # lazy: matplotlib only for this command, on the Agg canvas (no pyplot, no global backend state)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

@@ -67,8 +67,8 @@ def _abrelu(p) -> ClosedForms:
 
     def C(q1, q2, c):
         c = np.clip(c, -1.0, 1.0)
-        root = np.sqrt(q1 * q2)
-        return odd * root * np.sqrt(1.0 - c * c) / (2 * np.pi) + Cd(q1, q2, c) * c * root
+        angular = odd * (np.sqrt(1.0 - c * c) - np.arccos(c) * c) / (2 * np.pi) + even * c
+        return np.sqrt(q1 * q2) * angular
 
     def inner(m, s):
         r = m / s

@@ -203,42 +203,57 @@ def hermite_coefficients(f, q) -> np.ndarray:
 
 
 class _HermiteSeries:
-    """Hermite coefficients a_k(q) of f(sqrt(q) z) for a batch of q, with their completeness tail.
+    """Hermite coefficients a_k(q) of f(sqrt(q) z) for a batch of q (1-D), with their tails.
 
     Mehler: E[f(u1) f(u2)] = sum_k a_k(q1) a_k(q2) c^k.  Truncation after order K:
-    |remainder| <= |c|^(K+1) sqrt(T1 T2), T = E[f^2] - sum_k a_k^2 (Cauchy-Schwarz); a value is
-    certified when this is below 1e-12 sqrt(E[f(u1)^2] E[f(u2)^2]) and neither T is negative
-    beyond rounding (a negative T would mean the Gauss-Hermite coefficients are not resolved).
+    |remainder| <= |c|^(K+1) sqrt(T1 T2), T = E[f^2] - sum_{k<=K} a_k^2 (Cauchy-Schwarz); a value is
+    certified when this is below rtol sqrt(E[f(u1)^2] E[f(u2)^2]) and neither T is negative beyond
+    rounding (a negative T would mean the Gauss-Hermite coefficients are not resolved).
     """
 
     def __init__(self, f, moment, q):
-        a = hermite_coefficients(f, q)
-        self.m = np.asarray(moment(q), dtype=float)
-        self.tail = self.m - np.sum(a * a, axis=-1)
-        # drop the trailing orders that are below rounding for every element (cheaper Horner)
-        small = np.all(a * a <= 1e-34 * self.m[..., None], axis=tuple(range(a.ndim - 1)))
-        keep = a.shape[-1] - int(np.argmin(small[::-1])) if not np.all(small) else 1
-        self.a = a[..., :keep]
+        self.aT = np.ascontiguousarray(hermite_coefficients(f, np.asarray(q, dtype=float).ravel()).T)
+        self.m = np.asarray(moment(q), dtype=float).ravel()
+        self._cumulative = np.cumsum(self.aT**2, axis=0)
+        self.trim(1e-17)
 
-    def pair(self, other: "_HermiteSeries", c, i=slice(None), j=slice(None)):
-        """(series, certified) for elements i of self with elements j of other, correlation c."""
-        prod = self.a[i] * other.a[j]
+    def trim(self, rtol: float) -> None:
+        """Keep the fewest orders K whose tail is below rtol E[f^2] for every element (if any)."""
+        tails = self.m - self._cumulative
+        good = np.all(tails <= rtol * self.m, axis=1)
+        keep = int(np.argmax(good)) + 1 if np.any(good) else self._cumulative.shape[0]
+        self.order = keep
+        self.tail = tails[keep - 1]
+
+    def pair(self, other: "_HermiteSeries", c, i=None, j=None, rtol: float = _MEHLER_RTOL):
+        """(series, certified) for elements i of self with elements j of other, correlation c.
+
+        ``i``, ``j`` are index arrays (default: all, elementwise); ``c`` may carry extra trailing
+        axes (several correlations per element).
+        """
+        i = np.arange(self.m.size) if i is None else np.asarray(i, dtype=int)
+        j = np.arange(other.m.size) if j is None else np.asarray(j, dtype=int)
         c = np.asarray(c, dtype=float)
-        extra = c.ndim - (prod.ndim - 1)
-        prod = prod.reshape(prod.shape[:-1] + (1,) * extra + prod.shape[-1:])
-        series = prod[..., -1]
-        for k in range(prod.shape[-1] - 2, -1, -1):
-            series = series * c + prod[..., k]
-        expand = (slice(None),) * (prod.ndim - 1 - extra) + (None,) * extra
-        m1, m2 = self.m[i][expand], other.m[j][expand]
-        t1, t2 = self.tail[i][expand], other.tail[j][expand]
-        bound = np.abs(c) ** (_GH_ORDER + 1) * np.sqrt(np.abs(t1 * t2))
-        ok = (
-            np.isfinite(series)
-            & (bound <= _MEHLER_RTOL * np.sqrt(m1 * m2))
-            & (t1 >= -_MEHLER_RTOL * m1)
-            & (t2 >= -_MEHLER_RTOL * m2)
-        )
+        extra = (1,) * (c.ndim - i.ndim)
+        order = min(self.order, other.order)
+        uniform = self is other and np.ptp(self.m) == 0 and np.all(self.aT[:order] == self.aT[:order, :1])
+        if uniform:  # every element has the same coefficients: a scalar polynomial in c
+            coef = self.aT[:order, 0] ** 2
+            series = np.full(np.broadcast_shapes(i.shape + extra, c.shape), coef[-1])
+            for k in range(order - 2, -1, -1):
+                series *= c
+                series += coef[k]
+        else:
+            series = (self.aT[order - 1][i] * other.aT[order - 1][j]).reshape(i.shape + extra) * c
+            for k in range(order - 2, -1, -1):
+                series += (self.aT[k][i] * other.aT[k][j]).reshape(i.shape + extra)
+                if k:
+                    series *= c
+        m1, m2 = self.m[i].reshape(i.shape + extra), other.m[j].reshape(j.shape + extra)
+        t1 = (self.m - self._cumulative[order - 1])[i].reshape(i.shape + extra)
+        t2 = (other.m - other._cumulative[order - 1])[j].reshape(j.shape + extra)
+        bound = np.abs(c) ** order * np.sqrt(np.abs(t1 * t2))
+        ok = np.isfinite(series) & (bound <= rtol * np.sqrt(m1 * m2)) & (t1 >= -rtol * m1) & (t2 >= -rtol * m2)
         return series, ok
 
 
@@ -281,6 +296,8 @@ class CorrelationKernel:
             return direct(self.act, q, q, c)
         series = self._series[which]
         value, ok = series.pair(series, c, idx, idx)
+        value = np.array(np.broadcast_to(value, np.broadcast_shapes(q.shape, c.shape)))
+        ok = np.broadcast_to(ok, value.shape)
         if not np.all(ok):
             qb = np.broadcast_to(q, value.shape)
             cb = np.broadcast_to(c, value.shape)

@@ -1,0 +1,134 @@
+"""Kernels of deep networks at infinite width: two inputs (``kernel``) and Gram matrices (``nngp_kernel``).
+
+Depth counts weight layers (DESIGN.md), as neural-tangents' ``serial(Dense, (act, Dense) x (L-1))``:
+
+    K^1 = sigma_w^2 X X^T / n_0 + sigma_b^2,
+    K^{l+1}_ij = sigma_w^2 E[phi(u_i) phi(u_j)] + sigma_b^2,   (u_i, u_j) ~ N(0, K^l restricted to i, j).
+
+Routes: closed-form bivariate kernels (relu/leaky relu arc-cosine, erf arcsin, sin, linear); for
+smooth activations without them (tanh, sigmoid, swish, gelu, softplus, smooth formulas) Mehler's
+series sum_k a_k(q_i) a_k(q_j) c^k with Hermite coefficients computed once per layer for the n
+diagonal variances, truncated where its Cauchy-Schwarz bound certifies ``rtol``; everything else
+(and any pair the series cannot certify) by quadrature.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import validation as check
+from .activations import activation
+from .closed_forms import closed_forms
+from .gaussian import _HermiteSeries, cross_moment, second_moment
+
+__all__ = ["kernel", "nngp_kernel"]
+
+
+def kernel(act, sigma_w2, sigma_b2, depth, q1, q2, c):
+    """Variances and correlation of two inputs' pre-activations h^L after ``depth`` weight layers.
+
+    Parameters
+    ----------
+    act : str, callable or Activation
+    sigma_w2, sigma_b2 : array_like
+        Weight and bias variances (>= 0).
+    depth : int
+        Number of weight layers L >= 1 (depth 1: h^1 = W^1 x + b^1).
+    q1, q2 : array_like
+        Input second moments |x_1|^2 / n_0 and |x_2|^2 / n_0 (>= 0).
+    c : array_like
+        Input cosine similarity x_1 . x_2 / (|x_1| |x_2|), in [-1, 1].
+
+    Returns
+    -------
+    (q1, q2, c) : tuple of float or ndarray
+        Statistics of h^L: its two variances and its correlation.
+    """
+    act = activation(act)
+    L = check.depth(depth)
+    sw2, sb2, a, b, cc = np.broadcast_arrays(
+        check.nonnegative("sigma_w2", sigma_w2),
+        check.nonnegative("sigma_b2", sigma_b2),
+        check.nonnegative("q1", q1),
+        check.nonnegative("q2", q2),
+        check.correlation("c", c),
+    )
+    k11, k22 = sw2 * a + sb2, sw2 * b + sb2
+    k12 = sw2 * cc * np.sqrt(a * b) + sb2
+    for _ in range(L - 1):
+        corr = _correlation(k12, k11, k22)
+        k12 = sw2 * cross_moment(act, k11, k22, corr) + sb2
+        k11, k22 = sw2 * second_moment(act, k11) + sb2, sw2 * second_moment(act, k22) + sb2
+    out = (k11, k22, _correlation(k12, k11, k22))
+    if np.ndim(k11) == 0:
+        return tuple(float(v) for v in out)
+    return out
+
+
+def _correlation(k12, k11, k22):
+    """k12 / sqrt(k11 k22) clipped to [-1, 1]; 1 where both variances vanish (identical zeros)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c = np.atleast_1d(k12 / np.sqrt(k11 * k22))
+    c[np.isnan(c)] = 1.0
+    return np.clip(c, -1.0, 1.0, out=c).reshape(np.shape(k12))
+
+
+def _pair_kernel(act, q, i, j, c, rtol):
+    """E[phi(u_i) phi(u_j)] for the pairs (i, j) with correlations c, diagonal variances q."""
+    forms = closed_forms(act)
+    if forms.C is not None:
+        return forms.C(q[i], q[j], c)
+    if act.is_smooth:
+        series = _HermiteSeries(act.phi, lambda v: second_moment(act, v), q)
+        series.trim(rtol)
+        value, ok = series.pair(series, c, i, j, rtol=rtol)
+        if not np.all(ok):
+            bad = ~ok
+            value[bad] = cross_moment(act, q[i[bad]], q[j[bad]], c[bad])
+        return value
+    return cross_moment(act, q[i], q[j], c)
+
+
+def nngp_kernel(act, sigma_w2, sigma_b2, depth, X, *, rtol: float = 1e-10):
+    """The NNGP Gram matrix K^L of the rows of ``X`` after ``depth`` weight layers.
+
+    Parameters
+    ----------
+    act : str, callable or Activation
+    sigma_w2, sigma_b2 : float
+        Weight and bias variances (>= 0).
+    depth : int
+        Number of weight layers L >= 1.
+    X : array_like, shape (n, n_0)
+        Inputs, one per row.
+    rtol : float
+        Accuracy of the Mehler-series route (relative to sqrt(K_ii K_jj)); closed forms are exact
+        and quadrature reaches ~1e-12.
+
+    Returns
+    -------
+    ndarray, shape (n, n)
+        Symmetric; K^L_ij = E[h^L_i(x_a) h^L_i(x_b)].
+    """
+    act = activation(act)
+    L = check.depth(depth)
+    sw2 = float(check.nonnegative("sigma_w2", sigma_w2))
+    sb2 = float(check.nonnegative("sigma_b2", sigma_b2))
+    X = check.real_array("X", X)
+    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
+        raise check.ParameterError(f"X must be a non-empty 2-D array (inputs as rows), got shape {X.shape}")
+    if not 0 < rtol < 1:
+        raise check.ParameterError(f"rtol must lie in (0, 1), got {rtol!r}")
+    n = X.shape[0]
+    K = sw2 * (X @ X.T) / X.shape[1] + sb2
+    i, j = np.triu_indices(n, k=1)
+    q = np.diag(K).copy()
+    off = K[i, j]
+    for _ in range(L - 1):
+        c = _correlation(off, q[i], q[j])
+        off = sw2 * _pair_kernel(act, q, i, j, c, rtol) + sb2
+        q = sw2 * second_moment(act, q) + sb2
+    out = np.empty((n, n))
+    out[i, j] = off
+    out[j, i] = off
+    out[np.diag_indices(n)] = q
+    return out
