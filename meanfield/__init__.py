@@ -40,3 +40,5 @@ __version__ = "0.1.0"
 from .criticality import CriticalPoint, CriticalRoot, critical_point, critical_sigma_w2
 from .phase import PhaseDiagram, phase_diagram
 from .kernels import kernel, nngp_kernel
+from . import symbolic
+from . import init

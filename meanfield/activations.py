@@ -113,6 +113,12 @@ def _ones(x):
     return np.ones_like(np.asarray(x, dtype=float))
 
 
+def _exact(value: float) -> sp.Expr:
+    """A parameter as a sympy number: a short rational when it is one (0.01 -> 1/100), else a Float."""
+    rational = sp.nsimplify(value, rational=True)
+    return rational if rational.q < 10**6 else sp.Float(value, 17)
+
+
 def _builtin_linear(p):
     return X, (lambda x: np.asarray(x, dtype=float) * 1.0), _ones, _zeros, ()
 
@@ -123,7 +129,7 @@ def _builtin_relu(p):
 
 def _builtin_leaky_relu(p):
     a = p["slope"]
-    expr = sp.Max(0, X) + sp.nsimplify(a) * sp.Min(0, X)
+    expr = sp.Max(0, X) + _exact(a) * sp.Min(0, X)
     return (
         expr,
         lambda x: np.where(np.asarray(x) > 0, x, a * np.asarray(x, dtype=float)),
@@ -180,7 +186,7 @@ def _builtin_softplus(p):
 
 
 def _elu_like(scale: float, alpha: float):
-    expr = sp.nsimplify(scale) * (sp.Max(0, X) + sp.nsimplify(alpha) * (sp.exp(sp.Min(0, X)) - 1))
+    expr = _exact(scale) * (sp.Max(0, X) + _exact(alpha) * (sp.exp(sp.Min(0, X)) - 1))
 
     def phi(x):
         x = np.asarray(x, dtype=float)

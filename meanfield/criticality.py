@@ -175,7 +175,8 @@ def _analyse(act: Activation, sb2: float, qs: list[float]) -> CriticalPoint:
             (degenerate, *roots),
         )
     if not roots:
-        side = "ordered (chi_1 < 1)" if np.all(S < sb2) else "chaotic (chi_1 > 1)" if np.all(S > sb2) else "ordered or chaotic"
+        signs = resolved[resolved != 0]
+        side = "ordered (chi_1 < 1)" if np.all(signs < 0) else "chaotic (chi_1 > 1)" if np.all(signs > 0) else "ordered or chaotic"
         return CriticalPoint(
             name, sb2, float("nan"), float("nan"), None, float("nan"), "none",
             f"S(q) = q - V(q)/D(q) never equals sigma_b2 for q in [1e-8, 1e6]: every fixed point is {side}",

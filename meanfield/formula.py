@@ -94,7 +94,8 @@ def _number(value) -> sp.Expr:
     if isinstance(value, float):
         if not math.isfinite(value):
             raise FormulaError(f"literal {value!r} is not a finite number")
-        return sp.Float(value, 17) if value != int(value) else sp.Integer(int(value))
+        # the decimal the user wrote, exactly (0.1 -> 1/10): symbolic results stay exact
+        return sp.Rational(repr(value))
     return sp.Integer(value)
 
 

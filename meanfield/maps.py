@@ -141,8 +141,8 @@ def _fixed_point(act: Activation, sw2, sb2, q0, *, diverge: str = "raise", V=Non
         i = np.nonzero(np.isinf(result))[0][0]
         raise DivergentFixedPointError(
             f"the variance map of {act.name} with sigma_w2={sw2[i]:g}, sigma_b2={sb2[i]:g} has no finite "
-            f"fixed point above q0={q0[i]:g}: q grows past {Q_MAX:g} (for relu this happens for every "
-            "sigma_w2 > 2; choose a smaller sigma_w2)"
+            f"fixed point above q0={q0[i]:g}: q grows past {Q_MAX:g} with depth (relu: every sigma_w2 > 2; "
+            "any phi growing like |x| does this for large sigma_w2); choose a smaller sigma_w2"
         )
     return result.reshape(shape)
 
