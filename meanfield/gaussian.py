@@ -29,6 +29,7 @@ from functools import lru_cache
 import numpy as np
 
 from numpy.polynomial.hermite_e import hermegauss
+from numpy.polynomial.legendre import leggauss
 
 from .activations import Activation
 from .closed_forms import ClosedForms, closed_forms
@@ -172,31 +173,52 @@ def _with_zero(fn, q, at_zero):
 # ----------------------------------------------------------------------------------------------
 # bivariate
 # ----------------------------------------------------------------------------------------------
-_GH_NODES, _GH_ORDER = 256, 160
+_GH_NODES, _GH_ORDER = 360, 160
 _MEHLER_RTOL = 1e-12
+_ALIAS_TAIL = 1e-9
+_FINE_Q_MAX = 100.0
 
 
-@lru_cache(maxsize=1)
-def _hermite_table():
-    """Gauss-Hermite nodes z (weight varphi) and W[i, k] = w_i He_k(z_i)/sqrt(k!)."""
-    z, w = hermegauss(_GH_NODES)
-    w = w / np.sqrt(2 * np.pi)
+def _normalized_hermite(z: np.ndarray) -> np.ndarray:
+    """He_k(z)/sqrt(k!) for k = 0.._GH_ORDER (columns), by the stable normalized recurrence."""
     H = np.empty((z.size, _GH_ORDER + 1))
     H[:, 0], H[:, 1] = 1.0, z
-    for k in range(1, _GH_ORDER):  # normalized recurrence: stable, no factorials
+    for k in range(1, _GH_ORDER):
         H[:, k + 1] = (z * H[:, k] - np.sqrt(k) * H[:, k - 1]) / np.sqrt(k + 1)
-    return z, w[:, None] * H
+    return H
 
 
-def hermite_coefficients(f, q) -> np.ndarray:
+@lru_cache(maxsize=2)
+def _hermite_table(fine: bool):
+    """Nodes z and W[i, k] = w_i He_k(z_i)/sqrt(k!) for E[f(z) He_k(z)]/sqrt(k!) = f(z) @ W.
+
+    ``fine=False``: the 360-node Gauss-Hermite rule (the largest numpy's hermegauss builds).
+    ``fine=True``: 8-point Gauss-Legendre on 260 panels of width 0.1 over |z| <= 13 (beyond, the
+    integrand is below 1e-16 for every order <= 160), which resolves f(sqrt(q) z) for smooth f with
+    features of width >= 0.15 in z (tanh up to q ~ 100).
+    """
+    if fine:
+        t, w = leggauss(8)
+        edges = np.linspace(-13.0, 13.0, 261)
+        mid, half = (edges[:-1] + edges[1:]) / 2, np.diff(edges) / 2
+        z = (mid[:, None] + half[:, None] * t).ravel()
+        w = (half[:, None] * w).ravel() * np.exp(-z * z / 2) / np.sqrt(2 * np.pi)
+    else:
+        z, w = hermegauss(_GH_NODES)
+        w = w / np.sqrt(2 * np.pi)
+    return z, w[:, None] * _normalized_hermite(z)
+
+
+def hermite_coefficients(f, q, *, fine: bool = False) -> np.ndarray:
     """a_k(q) = E[f(sqrt(q) z) He_k(z)] / sqrt(k!), k = 0..160, for every q (shape q.shape + (161,)).
 
-    Mehler's formula then gives E[f(u1) f(u2)] = sum_k a_k(q1) a_k(q2) c^k.  Computed with a
-    256-node Gauss-Hermite rule: accurate for smooth f at moderate q; callers verify with the
-    completeness check sum_k a_k^2 = E[f^2] before trusting a truncated series.
+    Mehler's formula then gives E[f(u1) f(u2)] = sum_k a_k(q1) a_k(q2) c^k.  The default
+    360-node Gauss-Hermite rule is accurate for smooth f at moderate q (its aliasing error is about
+    the coefficients of order >= 560); ``fine=True`` uses a dense composite Gauss-Legendre rule that
+    has no aliasing (slower).  Callers verify the completeness sum_k a_k^2 = E[f^2].
     """
     q = np.asarray(q, dtype=float)
-    z, WH = _hermite_table()
+    z, WH = _hermite_table(fine)
     with np.errstate(over="ignore", invalid="ignore"):
         vals = f(np.sqrt(q)[..., None] * z)
     return vals @ WH
@@ -207,13 +229,25 @@ class _HermiteSeries:
 
     Mehler: E[f(u1) f(u2)] = sum_k a_k(q1) a_k(q2) c^k.  Truncation after order K:
     |remainder| <= |c|^(K+1) sqrt(T1 T2), T = E[f^2] - sum_{k<=K} a_k^2 (Cauchy-Schwarz); a value is
-    certified when this is below rtol sqrt(E[f(u1)^2] E[f(u2)^2]) and neither T is negative beyond
-    rounding (a negative T would mean the Gauss-Hermite coefficients are not resolved).
+    certified when this is below rtol sqrt(E[f(u1)^2] E[f(u2)^2]), neither T is negative beyond
+    rounding, and both series are ``resolved`` (Gauss-Hermite coefficients whose energy beyond order
+    160 is below 1e-9 of E[f^2], so that aliasing is negligible, or dense Gauss-Legendre ones).
     """
 
     def __init__(self, f, moment, q):
-        self.aT = np.ascontiguousarray(hermite_coefficients(f, np.asarray(q, dtype=float).ravel()).T)
+        q = np.asarray(q, dtype=float).ravel()
+        a = hermite_coefficients(f, q)
         self.m = np.asarray(moment(q), dtype=float).ravel()
+        # Gauss-Hermite aliasing: a_k is off by about the coefficients of order >= 2n - 1 - K;
+        # their effect is negligible (< 1e-13, checked against mpmath for tanh) when the energy
+        # beyond order K is below 1e-9 of E[f^2].  Elsewhere (q up to _FINE_Q_MAX) the
+        # coefficients are recomputed with the dense Gauss-Legendre rule, which has no aliasing.
+        self.resolved = self.m - np.sum(a * a, axis=1) <= _ALIAS_TAIL * self.m
+        redo = ~self.resolved & (q <= _FINE_Q_MAX)
+        if np.any(redo):
+            a[redo] = hermite_coefficients(f, q[redo], fine=True)
+            self.resolved = self.resolved | redo
+        self.aT = np.ascontiguousarray(a.T)
         self._cumulative = np.cumsum(self.aT**2, axis=0)
         self.trim(1e-17)
 
@@ -253,7 +287,14 @@ class _HermiteSeries:
         t1 = (self.m - self._cumulative[order - 1])[i].reshape(i.shape + extra)
         t2 = (other.m - other._cumulative[order - 1])[j].reshape(j.shape + extra)
         bound = np.abs(c) ** order * np.sqrt(np.abs(t1 * t2))
-        ok = np.isfinite(series) & (bound <= rtol * np.sqrt(m1 * m2)) & (t1 >= -rtol * m1) & (t2 >= -rtol * m2)
+        resolved = (self.resolved[i] & other.resolved[j]).reshape(i.shape + extra)
+        ok = (
+            np.isfinite(series)
+            & resolved
+            & (bound <= rtol * np.sqrt(m1 * m2))
+            & (t1 >= -rtol * m1)
+            & (t2 >= -rtol * m2)
+        )
         return series, ok
 
 
