@@ -153,7 +153,7 @@ def _analyse(act: Activation, sb2: float, qs: list[float]) -> CriticalPoint:
     degenerate = None
     resolved = _resolved_sign(act, np.array([sb2]))[0]
     first = resolved[np.nonzero(resolved)[0][0]] if np.any(resolved) else 0.0
-    if sb2 == 0 and act.phi0 == 0 and first > 0:
+    if sb2 == 0 and act.phi0 == 0 and act.dphi0_squared > 0 and first > 0:
         sw2 = 1.0 / act.dphi0_squared
         # at sigma_w2 = 1/phi'(0)^2 the q-map is q + sigma_w2 V''(0) q^2/2 + ...: stable iff it bends down
         # first grid q where the bend is resolved (hard-tanh is exactly linear until clipping shows)

@@ -88,6 +88,14 @@ def test_overflowing_expectation_raises():
         g.second_moment(mf.activation("exp(x)"), 1e3)  # e^2000 is not a double
 
 
+def test_narrow_derivative_spike_at_large_q_is_resolved():
+    # tanh'(sqrt(q) z)^2 at q = 3e4 is a spike of width ~0.006 in z: D(q) ~ (4/3)/sqrt(2 pi q);
+    # two Gauss-Hermite rules both miss it and agree on 0, which must never be accepted
+    q = 3e4
+    expected = (4 / 3) / np.sqrt(2 * np.pi * q)  # integral of sech^4 = 4/3, Gaussian density ~ flat
+    assert g.derivative_moment(mf.activation("tanh"), q) == pytest.approx(expected, rel=1e-3)
+
+
 def test_softplus_derivative_moment_is_sigmoid_second_moment():
     # identity (notes): softplus' = logistic, so D_softplus(q) = V_sigmoid(q), also at q ~ 46 and 1e3
     q = np.array([1e-4, 1.0, 46.0, 1e3])

@@ -1,0 +1,361 @@
+"""The ``meanfield`` command (meanfield/cli.py), run in-process through ``main(argv)``.
+
+Numbers in the output are checked against the library functions (not against stored output), the
+JSON against its documented schema (non-finite values as the strings "inf"/"-inf"/"nan"), and bad
+input against the contract: exit status 2, nothing on stdout, one line "meanfield: error: ..." on
+stderr and no traceback.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import meanfield as mf
+from meanfield import cli
+from meanfield.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+# 12 significant digits in the text output: relative rounding error <= 5e-12
+TEXT_RTOL = 1e-11
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def strict_json(text):
+    """json.loads that refuses the non-standard NaN/Infinity tokens."""
+    def refuse(token):
+        raise AssertionError(f"non-standard JSON token {token!r}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def number(value):
+    """A JSON number or one of the documented non-finite strings, as a float."""
+    if isinstance(value, str):
+        assert value in ("inf", "-inf", "nan"), value
+    else:
+        assert isinstance(value, (int, float)) and not isinstance(value, bool), value
+    return float(value)
+
+
+def table_rows(out):
+    """Rows of the critical table as lists of cells (whitespace separated)."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("sigma_b2 "))
+    header = lines[start].split()
+    rows = []
+    for line in lines[start + 1:]:
+        if not line.strip():
+            break
+        cells = line.split()
+        assert len(cells) == len(header), line
+        rows.append(dict(zip(header, cells)))
+    return rows
+
+
+def key_values(out):
+    return dict(line.split(None, 1) for line in out.splitlines() if line.strip())
+
+
+def xi(rate):
+    return math.inf if rate >= 1 else -1.0 / math.log(rate)
+
+
+def close(text, value, rtol=TEXT_RTOL):
+    if math.isinf(value):
+        return text == "inf"
+    return math.isclose(float(text), value, rel_tol=rtol, abs_tol=1e-300)
+
+
+# ------------------------------------------------------------------------------------------------
+# critical
+# ------------------------------------------------------------------------------------------------
+def test_critical_tanh_defaults_match_library(capsys):
+    code, out, err = run(capsys, "critical", "tanh")
+    assert code == 0 and err == ""
+    rows = table_rows(out)
+    assert [float(r["sigma_b2"]) for r in rows] == list(cli.DEFAULT_SIGMA_B2)
+    assert [0.0, 0.01, 0.05, 0.1, 0.2, 0.3] == list(cli.DEFAULT_SIGMA_B2)
+    expected_w2 = mf.critical_sigma_w2("tanh", np.array(cli.DEFAULT_SIGMA_B2))
+    for row, b, w2 in zip(rows, cli.DEFAULT_SIGMA_B2, expected_w2):
+        p = mf.critical_point("tanh", b)
+        assert close(row["sigma_w2"], w2)
+        assert close(row["q*"], p.q_star)
+        assert close(row["q_slope"], p.q_slope, 1e-9)
+        assert close(row["xi_q"], xi(p.q_slope), 1e-9)
+        assert row["status"] == p.status
+        assert row["stable"] == ("yes" if p.stable else "no")
+    # anchor of the notes: sigma_b2 = 0.05 -> 1.76095..., and the degenerate q* -> 0 limit at 0
+    assert rows[2]["sigma_w2"].startswith("1.76095")
+    assert rows[0]["status"] == "degenerate" and float(rows[0]["sigma_w2"]) == 1.0
+    assert rows[0]["xi_q"] == "inf"  # q-map slope 1 at q* = 0
+    # the 12 significant digits are really printed
+    assert len(rows[2]["sigma_w2"].replace(".", "")) == 12
+
+
+def test_critical_none_rows_print_none_and_the_reason(capsys):
+    code, out, err = run(capsys, "critical", "relu", "--sigma-b2", "0", "0.1")
+    assert code == 0 and err == ""
+    marginal, none = table_rows(out)
+    assert marginal["status"] == "marginal" and float(marginal["sigma_w2"]) == 2.0
+    assert none["status"] == "none"
+    assert none["sigma_w2"] == none["q*"] == none["xi_q"] == "none"
+    assert mf.critical_point("relu", 0.1).reason in out
+
+
+def test_critical_json_schema_and_values(capsys):
+    code, out, err = run(capsys, "critical", "relu", "--sigma-b2", "0", "0.1", "--sigma-b2", "0.2", "--json")
+    assert code == 0 and err == ""
+    data = strict_json(out)
+    assert data["command"] == "critical" and data["activation"] == "relu" and data["params"] == {}
+    assert [r["sigma_b2"] for r in data["rows"]] == [0.0, 0.1, 0.2]  # --sigma-b2 extends
+    keys = {"sigma_b2", "sigma_w2", "q_star", "q_slope", "xi_q", "stable", "status", "reason", "roots"}
+    for row in data["rows"]:
+        assert set(row) == keys
+        p = mf.critical_point("relu", row["sigma_b2"])
+        assert row["status"] == p.status and row["reason"] == p.reason and row["stable"] == p.stable
+        for key, value in (("sigma_w2", p.sigma_w2), ("q_star", p.q_star), ("q_slope", p.q_slope)):
+            got = number(row[key])
+            assert (math.isnan(got) and math.isnan(value)) or got == value
+    first, second, _ = data["rows"]
+    assert first["sigma_w2"] == 2.0 and first["xi_q"] == "inf" and first["stable"] is True
+    assert second["sigma_w2"] == second["q_star"] == second["xi_q"] == "nan"
+    assert second["stable"] is None and second["status"] == "none" and second["roots"] == []
+
+
+def test_critical_json_full_precision_and_roots(capsys):
+    code, out, _ = run(capsys, "critical", "gelu", "--sigma-b2", "0.05", "0.3", "--json")
+    assert code == 0
+    rows = strict_json(out)["rows"]
+    for row in rows:
+        p = mf.critical_point("gelu", row["sigma_b2"])
+        assert row["sigma_w2"] == p.sigma_w2 and row["q_star"] == p.q_star  # exact floats
+        assert number(row["xi_q"]) == pytest.approx(xi(p.q_slope), rel=1e-12)
+        assert len(row["roots"]) == len(p.roots)
+        for r, ref in zip(row["roots"], p.roots):
+            assert set(r) == {"sigma_w2", "q_star", "q_slope", "stable"}
+            assert (r["sigma_w2"], r["q_star"], r["stable"]) == (ref.sigma_w2, ref.q_star, ref.stable)
+    # GELU's edge of chaos at small sigma_b2 sits on an unstable q* (notes, section 3)
+    assert rows[0]["status"] == "unstable" and rows[0]["stable"] is False and rows[0]["xi_q"] == "inf"
+
+
+def test_critical_activation_parameter(capsys):
+    code, out, _ = run(capsys, "critical", "leaky_relu", "--param", "slope=0.2", "--sigma-b2", "0", "--json")
+    assert code == 0
+    data = strict_json(out)
+    assert data["params"] == {"slope": 0.2}
+    expected = mf.critical_sigma_w2(mf.activation("leaky_relu", slope=0.2), 0.0)
+    assert data["rows"][0]["sigma_w2"] == expected
+    assert expected == pytest.approx(2 / (1 + 0.2**2), rel=1e-12)
+
+
+# ------------------------------------------------------------------------------------------------
+# maps
+# ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("sw2, sb2, phase", [(1.5, 0.05, "ordered"), (2.5, 0.05, "chaotic")])
+def test_maps_text_matches_library(capsys, sw2, sb2, phase):
+    code, out, err = run(capsys, "maps", "tanh", "--sigma-w2", str(sw2), "--sigma-b2", str(sb2))
+    assert code == 0 and err == ""
+    kv = key_values(out)
+    scales = mf.depth_scales("tanh", sw2, sb2)
+    assert close(kv["q*"], mf.fixed_point("tanh", sw2, sb2))
+    assert close(kv["chi_1"], mf.chi1("tanh", sw2, sb2))
+    assert close(kv["q_slope"], mf.q_slope("tanh", sw2, sb2))
+    assert close(kv["xi_q"], scales.xi_q)
+    assert close(kv["xi_c"], scales.xi_c)
+    assert close(kv["c*"], mf.correlation_fixed_point("tanh", sw2, sb2))
+    assert kv["phase"] == phase
+    assert (mf.chi1("tanh", sw2, sb2) < 1) == (phase == "ordered")
+
+
+def test_maps_json_schema_and_values(capsys):
+    argv = ["maps", "x*erf(x)", "--sigma-w2", "0.5", "--sigma-b2", "0.05", "--json"]
+    code, out, err = run(capsys, *argv)
+    assert code == 0 and err == ""
+    data = strict_json(out)
+    assert set(data) == {
+        "command", "activation", "params", "sigma_w2", "sigma_b2", "q0",
+        "q_star", "chi1", "q_slope", "xi_q", "chi_c", "xi_c", "c_star", "phase",
+    }
+    assert (data["command"], data["activation"], data["phase"]) == ("maps", "x*erf(x)", "ordered")
+    assert (data["sigma_w2"], data["sigma_b2"], data["q0"]) == (0.5, 0.05, 1.0)
+    act = mf.activation("x*erf(x)")
+    scales = mf.depth_scales(act, 0.5, 0.05)
+    assert data["q_star"] == mf.fixed_point(act, 0.5, 0.05)
+    assert data["chi1"] == mf.chi1(act, 0.5, 0.05)
+    assert data["q_slope"] == pytest.approx(mf.q_slope(act, 0.5, 0.05), rel=1e-14)
+    assert data["xi_q"] == pytest.approx(scales.xi_q, rel=1e-12)
+    assert data["xi_c"] == pytest.approx(scales.xi_c, rel=1e-12)
+    assert data["c_star"] == 1.0 and data["chi_c"] == pytest.approx(data["chi1"], rel=1e-12)
+
+
+def test_maps_edge_of_chaos_is_critical_with_infinite_depth_scales(capsys):
+    code, out, _ = run(capsys, "maps", "relu", "--sigma-w2", "2", "--sigma-b2", "0", "--json")
+    assert code == 0
+    data = strict_json(out)
+    assert data["phase"] == "critical" and data["chi1"] == pytest.approx(1.0, abs=1e-12)
+    assert data["xi_c"] == "inf" and data["xi_q"] == "inf"
+
+
+def test_phase_names():
+    assert cli._phase_name(1.0 + 5e-10) == "critical"
+    assert cli._phase_name(1.0 - 2e-9) == "ordered"
+    assert cli._phase_name(1.0 + 2e-9) == "chaotic"
+
+
+def test_maps_q0_follows_the_fixed_point_reached_from_q0(capsys):
+    # GELU just below its (unstable) critical line: from q^1 = 1 q diverges, from 0.3 it settles
+    code, out, err = run(capsys, "maps", "gelu", "--sigma-w2", "2.3", "--sigma-b2", "0.05")
+    assert code == 2 and out == "" and err.startswith("meanfield: error: ") and err.count("\n") == 1
+    code, out, err = run(capsys, "maps", "gelu", "--sigma-w2", "2.3", "--sigma-b2", "0.05", "--q0", "0.3", "--json")
+    assert code == 0 and err == ""
+    data = strict_json(out)
+    q = mf.fixed_point("gelu", 2.3, 0.05, q0=0.3)
+    chi = mf.chi1("gelu", 2.3, 0.05, q=q)
+    assert data["q0"] == 0.3 and data["q_star"] == q and data["chi1"] == chi and chi < 1
+    assert data["phase"] == "ordered" and data["c_star"] == 1.0
+    assert data["xi_c"] == pytest.approx(-1 / math.log(chi), rel=1e-12)
+    assert data["xi_q"] == pytest.approx(-1 / math.log(mf.q_slope("gelu", 2.3, 0.05, q=q)), rel=1e-12)
+
+
+@pytest.mark.parametrize("sw2", [1.5, 2.5, 4.0])
+def test_correlation_fixed_point_at_q_matches_library(sw2):
+    # the fallback used for q0 != 1 on another branch agrees with the library where both apply
+    q = mf.fixed_point("tanh", sw2, 0.05)
+    chi = mf.chi1("tanh", sw2, 0.05)
+    got = cli._correlation_fixed_point_at(mf.activation("tanh"), sw2, 0.05, q, chi)
+    assert got == pytest.approx(mf.correlation_fixed_point("tanh", sw2, 0.05), rel=1e-10, abs=1e-12)
+
+
+# ------------------------------------------------------------------------------------------------
+# phase
+# ------------------------------------------------------------------------------------------------
+class _FakeDiagram:
+    def __init__(self, act, sw2, sb2):
+        self.args = (act, np.asarray(sw2), np.asarray(sb2))
+
+    def plot(self, ax=None):
+        ax.plot([0, 1], [0, 1])
+        return ax
+
+
+def test_phase_command_plumbing(capsys, tmp_path, monkeypatch):
+    """Grids and the Axes reach phase_diagram/.plot (a stand-in, independent of meanfield/phase.py)."""
+    calls = []
+
+    def fake(act, sw2, sb2):
+        calls.append(_FakeDiagram(act, sw2, sb2))
+        return calls[-1]
+
+    monkeypatch.setattr(mf, "phase_diagram", fake, raising=False)
+    out_file = tmp_path / "fake.png"
+    code, out, err = run(
+        capsys, "phase", "leaky_relu", "--param", "slope=0.1", "--out", str(out_file),
+        "--sigma-w2-range", "1", "3", "5", "--sigma-b2-range", "0", "0.2", "3",
+    )
+    assert code == 0 and err == ""
+    (diagram,) = calls
+    act, sw2, sb2 = diagram.args
+    assert act.name == "leaky_relu" and act.params["slope"] == 0.1
+    np.testing.assert_array_equal(sw2, np.linspace(1, 3, 5))
+    np.testing.assert_array_equal(sb2, np.linspace(0, 0.2, 3))
+    assert out_file.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert str(out_file) in out
+
+
+@pytest.mark.skipif(
+    not hasattr(mf, "phase_diagram"),
+    reason="meanfield.phase_diagram (meanfield/phase.py) is not written yet; "
+    "the command's plumbing is covered by test_phase_command_plumbing",
+)
+def test_phase_writes_png(capsys, tmp_path):
+    out_file = tmp_path / "tanh.png"
+    code, out, err = run(
+        capsys, "phase", "tanh", "--out", str(out_file),
+        "--sigma-w2-range", "0.5", "3", "6", "--sigma-b2-range", "0", "0.3", "4",
+    )
+    assert code == 0 and err == ""
+    data = out_file.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000
+
+
+# ------------------------------------------------------------------------------------------------
+# bad input: exit status 2, one line on stderr, nothing on stdout, no traceback
+# ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["critical", "tanh", "--sigma-b2", "-0.1"], "sigma_b2"),
+        (["maps", "tanh", "--sigma-w2", "-1", "--sigma-b2", "0"], "sigma_w2"),
+        (["maps", "tanh", "--sigma-w2", "1", "--sigma-b2", "0", "--q0", "0"], "q0"),
+        (["critical", "foo"], "foo"),
+        (["maps", "foo", "--sigma-w2", "1", "--sigma-b2", "0"], "foo"),
+        (["critical", "x.__class__"], "x.__class__"),
+        (["critical", "__import__('os')"], "__import__"),
+        (["critical", "tanh", "--sigma-b2", "abc"], "abc"),
+        (["critical", "tanh", "--sigma-b2", "inf"], "inf"),
+        (["maps", "tanh", "--sigma-w2", "1,5", "--sigma-b2", "0"], "1,5"),
+        (["critical", "leaky_relu", "--param", "slope"], "NAME=VALUE"),
+        (["critical", "leaky_relu", "--param", "slope=fast"], "fast"),
+        (["critical", "leaky_relu", "--param", "slope=2"], "slope"),
+        (["critical", "tanh", "--param", "slope=0.2"], "slope"),
+        (["maps", "tanh"], "--sigma-w2"),
+        (["maps", "tanh", "--sigma-w2", "1"], "--sigma-b2"),
+        (["critical"], "ACT"),
+        ([], "COMMAND"),
+        (["frobnicate", "tanh"], "frobnicate"),
+        (["critical", "tanh", "--bogus"], "--bogus"),
+        (["phase", "tanh"], "--out"),
+        (["phase", "tanh", "--out", "a.png", "--sigma-w2-range", "1", "0", "3"], "HI"),
+        (["phase", "tanh", "--out", "a.png", "--sigma-b2-range", "-1", "0", "3"], "variance"),
+        (["phase", "tanh", "--out", "a.png", "--sigma-b2-range", "0", "1", "x"], "N"),
+        (["phase", "tanh", "--out", "a.unknownformat"], "extension"),
+    ],
+)
+def test_bad_input_one_line_exit_2(capsys, argv, fragment):
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    assert err.startswith("meanfield: error: ") and err.endswith("\n") and err.count("\n") == 1, err
+    assert fragment in err
+    assert "Traceback" not in err
+
+
+def test_help_exits_0_and_documents_json(capsys):
+    code, out, _ = run(capsys, "critical", "--help")
+    assert code == 0
+    assert '"inf"' in out and "--sigma-b2" in out
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and mf.__version__ in out
+
+
+# ------------------------------------------------------------------------------------------------
+# the module entry point
+# ------------------------------------------------------------------------------------------------
+def test_python_dash_m_entry_point():
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    proc = subprocess.run(
+        [sys.executable, "-m", "meanfield", "critical", "tanh", "--json"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = strict_json(proc.stdout)
+    assert [r["sigma_b2"] for r in data["rows"]] == list(cli.DEFAULT_SIGMA_B2)
+    assert data["rows"][2]["sigma_w2"] == mf.critical_sigma_w2("tanh", 0.05)
+    bad = subprocess.run(
+        [sys.executable, "-m", "meanfield", "critical", "foo"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr

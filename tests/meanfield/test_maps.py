@@ -1,0 +1,146 @@
+"""Variance and correlation maps, q*, chi_1, depth scales: closed forms, identities, degenerate cases.
+
+Independent routes used here: closed-form fixed points (sin via Lambert W, relu, SELU's
+self-normalising point), the residual of the fixed-point equation, brute-force iteration of the maps,
+finite differences of the correlation map (Price's theorem), and the identities of the notes.
+"""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import special
+
+import meanfield as mf
+from meanfield.activations import SELU_ALPHA, SELU_SCALE
+from meanfield.errors import DivergentFixedPointError, ParameterError
+
+
+def test_sin_fixed_point_is_lambert_w():
+    # sigma_w^2 = 2, sigma_b^2 = 0: q = 1 - e^{-2q}  =>  q* = 1 + W_0(-2 e^{-2}) / 2
+    exact = 1 + special.lambertw(-2 * np.exp(-2)).real / 2
+    assert mf.fixed_point("sin", 2.0, 0.0) == pytest.approx(exact, rel=1e-14)
+
+
+@pytest.mark.parametrize("sw2,sb2", [(1.0, 0.1), (1.5, 0.3), (1.99, 0.01)])
+def test_relu_fixed_point_and_chi1_closed_form(sw2, sb2):
+    # q = (sw2/2) q + sb2  =>  q* = sb2 / (1 - sw2/2);  chi_1 = sw2/2
+    assert mf.fixed_point("relu", sw2, sb2) == pytest.approx(sb2 / (1 - sw2 / 2), rel=1e-13)
+    assert mf.chi1("relu", sw2, sb2) == pytest.approx(sw2 / 2, rel=1e-15)
+
+
+def test_relu_divergence_is_an_error_not_a_hang():
+    with pytest.raises(DivergentFixedPointError, match="sigma_w2"):
+        mf.fixed_point("relu", 2.01, 0.0)
+    with pytest.raises(DivergentFixedPointError):
+        mf.fixed_point("relu", 2.0, 0.1)
+
+
+def test_relu_correlation_map_closed_form():
+    # sigma_b^2 = 0: c -> (sqrt(1 - c^2) + (pi - arccos c) c) / pi for any sigma_w^2 (notes)
+    c = np.linspace(-1, 1, 21)
+    expected = (np.sqrt(1 - c**2) + (np.pi - np.arccos(c)) * c) / np.pi
+    np.testing.assert_allclose(mf.correlation_map("relu", 2.0, 0.0, c), expected, rtol=1e-13, atol=1e-15)
+    assert mf.correlation_map("relu", 1.3, 0.0, 0.0, q=2.0) == pytest.approx(1 / np.pi, rel=1e-14)
+
+
+def test_selu_self_normalising_point():
+    # E[selu(z)] = 0, E[selu(z)^2] = 1: q* = 1, c* = 0, chi_1 = lambda^2 (1/2 + alpha^2 e^2 Phi(-2))
+    assert mf.fixed_point("selu", 1.0, 0.0) == pytest.approx(1.0, rel=1e-12)
+    assert mf.correlation_fixed_point("selu", 1.0, 0.0) == pytest.approx(0.0, abs=1e-12)
+    chi = SELU_SCALE**2 * (0.5 + SELU_ALPHA**2 * np.exp(2) * special.ndtr(-2))
+    assert mf.chi1("selu", 1.0, 0.0) == pytest.approx(chi, rel=1e-12)
+    assert chi == pytest.approx(1.0715750, abs=1e-7)  # the anchor of the notes
+
+
+def test_odd_activations_have_zero_correlation_fixed_point_in_the_chaotic_phase():
+    for name, sw2 in (("tanh", 2.5), ("erf", 2.0), ("sin", 2.0)):
+        assert mf.correlation_fixed_point(name, sw2, 0.0) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_degenerate_zero_fixed_point():
+    # sigma_b^2 = 0, phi(0) = 0, sigma_w^2 phi'(0)^2 < 1: q* = 0, chi_1 = sigma_w^2 phi'(0)^2, xi_q = xi_c
+    assert mf.fixed_point("tanh", 0.8, 0.0) == 0.0
+    assert mf.chi1("tanh", 0.8, 0.0) == pytest.approx(0.8, rel=1e-15)
+    xi = mf.depth_scales("tanh", 0.8, 0.0)
+    assert xi.xi_q == pytest.approx(-1 / np.log(0.8), rel=1e-12)
+    assert xi.xi_c == pytest.approx(-1 / np.log(0.8), rel=1e-12)
+
+
+@pytest.mark.parametrize("name,sw2,sb2", [("tanh", 1.7, 0.05), ("sigmoid", 80.0, 0.1), ("gelu", 1.5, 0.5), ("softplus", 1.9, 0.2)])
+def test_fixed_point_solves_the_map_and_matches_brute_iteration(name, sw2, sb2):
+    q = mf.fixed_point(name, sw2, sb2)
+    assert mf.variance_map(name, sw2, sb2, q) == pytest.approx(q, rel=1e-14)
+    it = 1.0
+    for _ in range(3000):  # plain iteration: slow but independent (s_q < 0.99 for these)
+        it = mf.variance_map(name, sw2, sb2, it)
+    assert it == pytest.approx(q, rel=1e-9)
+    assert mf.q_slope(name, sw2, sb2) < 1
+
+
+def test_near_critical_fixed_point_is_accurate_without_thousands_of_iterations():
+    # relu with sigma_w^2 = 2 - 1e-6: s_q = 1 - 5e-7, plain iteration would need ~10^8 steps
+    sw2, sb2 = 2 - 1e-6, 1e-3
+    assert mf.fixed_point("relu", sw2, sb2) == pytest.approx(sb2 / (1 - sw2 / 2), rel=1e-9)
+
+
+def test_correlation_map_slope_at_one_is_chi1():
+    # Price's theorem: dc'/dc at c = 1 equals chi_1 (one-sided finite difference, O(h) error)
+    for name, sw2, sb2 in (("tanh", 1.5, 0.1), ("erf", 2.0, 0.2), ("gelu", 1.8, 0.3)):
+        h = 1e-6
+        slope = (1 - mf.correlation_map(name, sw2, sb2, 1 - h)) / h
+        assert slope == pytest.approx(mf.chi1(name, sw2, sb2), rel=1e-4)
+        assert mf.correlation_map(name, sw2, sb2, 1.0) == pytest.approx(1.0, rel=1e-13)
+
+
+def test_depth_scales_ordered_phase_and_edge():
+    chi = mf.chi1("erf", 1.0, 0.1)
+    assert chi < 1
+    assert mf.depth_scales("erf", 1.0, 0.1).xi_c == pytest.approx(-1 / np.log(chi), rel=1e-12)
+    assert mf.depth_scales("relu", 2.0, 0.0) == (np.inf, np.inf)
+
+
+def test_unstable_edge_of_chaos_is_not_reached_from_q1():
+    # gelu, sigma_b^2 = 0.05: chi_1 = 1 sits on a fixed point with q-map slope > 1
+    point = mf.critical_point("gelu", 0.05)
+    assert point.stable is False and point.q_slope > 1
+    q = 1.0
+    for _ in range(200):
+        q = mf.variance_map("gelu", point.sigma_w2, 0.05, q)
+    assert abs(q - point.q_star) > 0.1
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    st.lists(st.floats(0.5, 1.7), min_size=1, max_size=3),  # selu's q diverges for sigma_w2 > 1.81
+    st.lists(st.floats(0.0, 0.5), min_size=1, max_size=3),
+    st.sampled_from(["tanh", "erf", "selu"]),
+)
+def test_vectorized_maps_equal_scalar_calls(w, b, name):
+    W, B = np.array(w)[:, None], np.array(b)[None, :]
+    q = mf.fixed_point(name, W, B)
+    chi = mf.chi1(name, W, B)
+    assert q.shape == chi.shape == (len(w), len(b))
+    for i, wi in enumerate(w):
+        for j, bj in enumerate(b):
+            assert q[i, j] == pytest.approx(mf.fixed_point(name, wi, bj), rel=1e-13, abs=1e-300)
+            assert chi[i, j] == pytest.approx(mf.chi1(name, wi, bj), rel=1e-13)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: mf.variance_map("tanh", -1.0, 0.0, 1.0),
+        lambda: mf.variance_map("tanh", 1.0, float("nan"), 1.0),
+        lambda: mf.fixed_point("tanh", float("inf"), 0.0),
+        lambda: mf.fixed_point("tanh", 1.0, 0.0, q0=0.0),
+        lambda: mf.fixed_point("tanh", "1.0", 0.0),
+        lambda: mf.chi1("tanh", 1j, 0.0),
+        lambda: mf.correlation_map("tanh", 1.0, 0.0, 1.5),
+        lambda: mf.depth_scales("tanh", [1.0, -2.0], 0.0),
+        lambda: mf.variance_map("tanh", None, 0.0, 1.0),
+        lambda: mf.fixed_point("tanh", True, 0.0),
+    ],
+)
+def test_bad_numbers_raise_parameter_error(call):
+    with pytest.raises(ParameterError):
+        call()
