@@ -86,6 +86,7 @@ _BINOPS = {
     ast.Pow: lambda a, b: a**b,
 }
 _MAX_LENGTH = 2000
+_MAX_EXPONENT = 64
 
 
 def _number(value) -> sp.Expr:
@@ -113,7 +114,11 @@ def _build(node: ast.AST, text: str) -> sp.Expr:
             f"(constants pi, E; functions {', '.join(sorted(FUNCTIONS))})"
         )
     if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-        return _BINOPS[type(node.op)](_build(node.left, text), _build(node.right, text))
+        left, right = _build(node.left, text), _build(node.right, text)
+        if isinstance(node.op, ast.Pow) and right.is_number and abs(complex(right.evalf(5))) > _MAX_EXPONENT:
+            # sympy would evaluate 9**9**9 exactly while building the expression (a hang)
+            raise FormulaError(f"exponent in {part!r} is too large: numeric exponents must be at most {_MAX_EXPONENT}")
+        return _BINOPS[type(node.op)](left, right)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         operand = _build(node.operand, text)
         return -operand if isinstance(node.op, ast.USub) else operand
@@ -153,7 +158,8 @@ def parse_formula(text: str) -> sp.Expr:
     Raises
     ------
     FormulaError
-        If the text is not valid syntax, uses anything outside the whitelist, or does not depend on x.
+        If the text is not valid syntax, uses anything outside the whitelist, nests too deeply, has a
+        numeric exponent above 64, is complex-valued, or does not depend on x.
     """
     if not isinstance(text, str):
         raise FormulaError(f"a formula must be a string, got {type(text).__name__}")
@@ -164,9 +170,13 @@ def parse_formula(text: str) -> sp.Expr:
         raise FormulaError("empty formula: write an expression in x such as 'x*erf(x)'")
     try:
         tree = ast.parse(stripped, mode="eval")
+        expr = _build(tree.body, stripped)
     except SyntaxError as exc:
         raise FormulaError(f"formula {text!r} is not a valid expression in x: {exc.msg}") from None
-    expr = _build(tree.body, stripped)
+    except (RecursionError, MemoryError):
+        raise FormulaError(f"formula of {len(text)} characters nests too deeply to be parsed") from None
+    if expr.has(sp.I):
+        raise FormulaError(f"formula {text!r} is complex-valued (it contains {sp.I} = sqrt(-1)); activations are real")
     if X not in expr.free_symbols:
         raise FormulaError(f"formula {text!r} does not depend on x: an activation must be a function of x")
     if expr.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
