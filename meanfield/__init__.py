@@ -27,11 +27,13 @@ from .gaussian import (
 )
 from .maps import (
     DepthScales,
+    Propagation,
     chi1,
     correlation_fixed_point,
     correlation_map,
     depth_scales,
     fixed_point,
+    propagation,
     q_slope,
     variance_map,
 )

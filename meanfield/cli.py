@@ -24,7 +24,8 @@ import numpy as np
 
 from . import __version__
 from .activations import BUILTIN_NAMES, activation
-from .errors import DivergentFixedPointError, ParameterError, SigpropError
+from .errors import ParameterError, SigpropError
+from .maps import CRITICAL_TOLERANCE, depth_scale_from_rate
 
 __all__ = ["main", "build_parser"]
 
@@ -33,7 +34,6 @@ DEFAULT_SIGMA_B2 = (0.0, 0.01, 0.05, 0.1, 0.2, 0.3)
 DEFAULT_SIGMA_W2_RANGE = ("0.5", "4", "71")
 DEFAULT_SIGMA_B2_RANGE = ("0", "0.5", "51")
 #: |chi_1 - 1| below this counts as the edge of chaos in ``maps``.
-CRITICAL_TOLERANCE = 1e-9
 
 _JSON_NOTE = (
     "JSON output: every number is a JSON number, except non-finite values, which are the strings "
@@ -124,18 +124,6 @@ def _json_number(value):
     return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
 
 
-def _xi_from_slope(slope: float) -> float:
-    """xi = -1/log(slope): inf when slope >= 1, 0 when slope = 0, NaN when slope is NaN."""
-    slope = float(slope)
-    if math.isnan(slope):
-        return math.nan
-    if slope >= 1:
-        return math.inf
-    if slope <= 0:
-        return 0.0
-    return -1.0 / math.log(slope)
-
-
 def _table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header, *rows]]
@@ -171,7 +159,7 @@ def _cmd_critical(args) -> int:
                 "sigma_w2": _json_number(p.sigma_w2),
                 "q_star": _json_number(p.q_star),
                 "q_slope": _json_number(p.q_slope),
-                "xi_q": _json_number(_xi_from_slope(p.q_slope)),
+                "xi_q": _json_number(float(depth_scale_from_rate(p.q_slope))),
                 "stable": p.stable,
                 "status": p.status,
                 "reason": p.reason,
@@ -194,7 +182,7 @@ def _cmd_critical(args) -> int:
         stable = "-" if p.stable is None else ("yes" if p.stable else "no")
         rows.append([
             _fmt(b), _fmt(p.sigma_w2), _fmt(p.q_star), _fmt(p.q_slope, 10),
-            _fmt(_xi_from_slope(p.q_slope), 10), stable, p.status,
+            _fmt(float(depth_scale_from_rate(p.q_slope)), 10), stable, p.status,
         ])
         if p.status != "critical" or len(p.roots) > 1:
             notes.append(f"sigma_b2 = {_fmt(b)}: {p.status}: {p.reason}")
@@ -213,45 +201,8 @@ def _cmd_critical(args) -> int:
     return 0
 
 
-def _phase_name(chi: float) -> str:
-    if abs(chi - 1.0) <= CRITICAL_TOLERANCE:
-        return "critical"
-    return "ordered" if chi < 1.0 else "chaotic"
-
-
-_C_LADDER = (0.0, 0.5, 0.9) + tuple(1.0 - 10.0**-k for k in range(2, 13))
-
-
-def _correlation_fixed_point_at(act, sw2: float, sb2: float, q: float, chi: float) -> float:
-    """Stable c* of the correlation map at the fixed point q (1 when chi_1 <= 1).
-
-    Only for q* reached from q0 != 1 on another branch than q^1 = 1 (the library's
-    correlation_fixed_point starts from q^1 = 1): the first sign change of c-map(c) - c on the
-    ladder 0, 0.5, 0.9, 0.99, ..., 1 - 1e-12, refined by brentq.
-    """
-    from scipy.optimize import brentq
-
-    from .maps import correlation_map
-
-    if chi <= 1.0:
-        return 1.0
-
-    def g(c):
-        return float(correlation_map(act, sw2, sb2, c, q=q)) - c
-
-    previous = None
-    for c in _C_LADDER:
-        if g(c) < 0:
-            if previous is None:  # c-map(0) >= 0 up to rounding
-                return 0.0
-            return float(brentq(g, previous, c, xtol=1e-15, rtol=4 * np.finfo(float).eps))
-        previous = c
-    return 1.0
-
-
 def _cmd_maps(args) -> int:
-    from .gaussian import derivative_cross_moment
-    from .maps import chi1, correlation_fixed_point, depth_scales, fixed_point, q_slope
+    from .maps import propagation
 
     act = _make_activation(args)
     sw2 = _variance("sigma_w2", args.sigma_w2)
@@ -259,35 +210,18 @@ def _cmd_maps(args) -> int:
     q0 = args.q0
     if q0 <= 0:
         raise ParameterError(f"q0 is the first layer's variance and must be > 0, got {q0!r}")
-    q = fixed_point(act, sw2, sb2, q0=q0)
-    chi = chi1(act, sw2, sb2, q=q)
-    slope = q_slope(act, sw2, sb2, q=q)
-    # c* and xi_c at the q* reached from q0; the library's correlation_fixed_point and
-    # depth_scales start from q^1 = 1, so they are used when q0 leads to the same q*
-    same_branch = q0 == 1.0
-    if not same_branch:
-        try:
-            same_branch = fixed_point(act, sw2, sb2) == q
-        except DivergentFixedPointError:
-            same_branch = False
-    if same_branch:
-        c_star = float(correlation_fixed_point(act, sw2, sb2))
-        chi_c = float(sw2 * derivative_cross_moment(act, q, q, c_star))
-        xi_c = float(depth_scales(act, sw2, sb2).xi_c)
-    else:
-        c_star = _correlation_fixed_point_at(act, sw2, sb2, q, chi)
-        chi_c = float(sw2 * derivative_cross_moment(act, q, q, c_star))
-        xi_c = _xi_from_slope(chi_c)
+    p = propagation(act, sw2, sb2, q0)
+    q, chi, slope, chi_c, c_star = p.q_star, p.chi1, p.q_slope, p.chi_c, p.c_star
     values = {
         "q_star": q,
         "chi1": chi,
         "q_slope": slope,
-        "xi_q": _xi_from_slope(slope),
+        "xi_q": p.xi_q,
         "chi_c": chi_c,
-        "xi_c": xi_c,
+        "xi_c": p.xi_c,
         "c_star": c_star,
     }
-    phase = _phase_name(chi)
+    phase = p.phase
 
     if args.json:
         payload = {

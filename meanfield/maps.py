@@ -18,6 +18,7 @@ their numeric arguments; scalars in give floats out.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -44,9 +45,14 @@ __all__ = [
     "correlation_fixed_point",
     "depth_scales",
     "DepthScales",
+    "depth_scale_from_rate",
+    "Propagation",
+    "propagation",
     "Q_MAX",
 ]
 
+#: |chi_1 - 1| below which a point is reported as critical.
+CRITICAL_TOLERANCE = 1e-9
 #: Largest variance the fixed-point search follows; beyond it q is declared divergent.
 Q_MAX = 1e9
 _GRID = np.geomspace(1e-12, Q_MAX, 2 * 21 * 3 + 1)  # 6 points per decade
@@ -284,13 +290,13 @@ def _correlation_fixed_point(act, sw2, sb2, q, V=None, D=None):
     return c_star, chi_c
 
 
-def correlation_fixed_point(act, sigma_w2, sigma_b2):
-    """The stable fixed point c* of the correlation map at q* (1 in the ordered phase)."""
+def correlation_fixed_point(act, sigma_w2, sigma_b2, q0=1.0):
+    """The stable fixed point c* of the correlation map at q* reached from q0 (1 when ordered)."""
     act = activation(act)
     sw2 = check.nonnegative("sigma_w2", sigma_w2)
     sb2 = check.nonnegative("sigma_b2", sigma_b2)
     sw2, sb2 = np.broadcast_arrays(sw2, sb2)
-    q = _fixed_point(act, sw2, sb2, 1.0)
+    q = _fixed_point(act, sw2, sb2, check.positive("q0", q0))
     return _scalar_or_array(_correlation_fixed_point(act, sw2.ravel(), sb2.ravel(), q.ravel())[0], sw2.shape)
 
 
@@ -301,28 +307,75 @@ class DepthScales(NamedTuple):
     xi_c: float | np.ndarray
 
 
-def _xi(rate):
-    """-1/log(rate), infinite for rate >= 1 (marginal or unstable) and 0 for rate = 0."""
+def depth_scale_from_rate(rate):
+    """xi = -1/log(rate): infinite for rate >= 1 (marginal or unstable), 0 for rate = 0."""
     rate = np.asarray(rate, dtype=float)
     with np.errstate(divide="ignore"):
         return np.where(rate >= 1, np.inf, -1.0 / np.log(np.where(rate >= 1, 0.5, rate)))
 
 
-def depth_scales(act, sigma_w2, sigma_b2) -> DepthScales:
+def depth_scales(act, sigma_w2, sigma_b2, q0=1.0) -> DepthScales:
     """Depth scales xi_q = -1/log(s_q) and xi_c = -1/log(chi_c) (Schoenholz et al. 2017, eqs. 7, 9).
 
     s_q = sigma_w^2 V'(q*) is the slope of the variance map at q*; chi_c = sigma_w^2
     E[phi'(u1) phi'(u2)] at the stable correlation fixed point c* (chi_c = chi_1 in the ordered
     phase, where c* = 1).  Both are infinite on the edge of chaos (chi_1 = 1).  At q* = 0 (the
-    degenerate ordered case) s_q = chi_1 and xi_q = xi_c.
+    degenerate ordered case) s_q = chi_1 and xi_q = xi_c.  q* is the fixed point reached from q0.
+    """
+    p = propagation(act, sigma_w2, sigma_b2, q0)
+    return DepthScales(p.xi_q, p.xi_c)
+
+
+@dataclass(frozen=True)
+class Propagation:
+    """Everything the mean-field maps say about one (activation, sigma_w^2, sigma_b^2, q^1).
+
+    Attributes (floats, or arrays for array input): q_star, chi1, q_slope (s_q), xi_q, c_star,
+    chi_c, xi_c, and ``phase``: "ordered" (chi_1 < 1), "chaotic" (> 1) or "critical"
+    (|chi_1 - 1| <= 1e-9).
+    """
+
+    activation: str
+    sigma_w2: float | np.ndarray
+    sigma_b2: float | np.ndarray
+    q0: float | np.ndarray
+    q_star: float | np.ndarray
+    chi1: float | np.ndarray
+    q_slope: float | np.ndarray
+    xi_q: float | np.ndarray
+    c_star: float | np.ndarray
+    chi_c: float | np.ndarray
+    xi_c: float | np.ndarray
+
+    @property
+    def phase(self):
+        """"ordered", "chaotic" or "critical" (|chi_1 - 1| <= 1e-9), elementwise for arrays."""
+        chi = np.asarray(self.chi1)
+        out = np.where(np.abs(chi - 1) <= CRITICAL_TOLERANCE, "critical", np.where(chi < 1, "ordered", "chaotic"))
+        return str(out) if out.ndim == 0 else out
+
+
+def propagation(act, sigma_w2, sigma_b2, q0=1.0) -> Propagation:
+    """q*, chi_1, the q-map slope, xi_q, c*, chi_c and xi_c at once (shared work, broadcast).
+
+    Parameters
+    ----------
+    act : str, callable or Activation
+    sigma_w2, sigma_b2 : array_like
+        Weight and bias variances (>= 0).
+    q0 : array_like
+        The first layer's variance q^1 (> 0); q* is the fixed point reached from it.
     """
     act = activation(act)
     sw2 = check.nonnegative("sigma_w2", sigma_w2)
     sb2 = check.nonnegative("sigma_b2", sigma_b2)
-    sw2, sb2 = np.broadcast_arrays(sw2, sb2)
+    q0 = check.positive("q0", q0)
+    sw2, sb2, q0 = np.broadcast_arrays(sw2, sb2, q0)
     shape = sw2.shape
     w, b = sw2.ravel(), sb2.ravel()
-    q = _fixed_point(act, w, b, 1.0)
+    q = _fixed_point(act, w, b, q0.ravel())
+    chi = w * derivative_moment(act, q)
     s_q = w * second_moment_slope(act, q)
-    _, chi_c = _correlation_fixed_point(act, w, b, q)
-    return DepthScales(_scalar_or_array(_xi(s_q), shape), _scalar_or_array(_xi(chi_c), shape))
+    c_star, chi_c = _correlation_fixed_point(act, w, b, q)
+    out = [_scalar_or_array(v, shape) for v in (sw2, sb2, q0, q, chi, s_q, depth_scale_from_rate(s_q), c_star, chi_c, depth_scale_from_rate(chi_c))]
+    return Propagation(act.name, *out)

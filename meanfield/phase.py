@@ -17,7 +17,7 @@ import numpy as np
 from . import validation as check
 from .activations import activation
 from .criticality import critical_point
-from .maps import _correlation_fixed_point, _fixed_point, _xi
+from .maps import _correlation_fixed_point, _fixed_point, depth_scale_from_rate
 from .tabulate import tabulated_moments
 
 __all__ = ["PhaseDiagram", "phase_diagram"]
@@ -96,8 +96,8 @@ def phase_diagram(act, sigma_w2_grid, sigma_b2_grid) -> PhaseDiagram:
         chi[finite] = wf * moments.D(qf)
         slope[finite] = wf * moments.dV(qf)
         c_star[finite], chi_c[finite] = _correlation_fixed_point(act, wf, bf, qf, moments.V, moments.D)
-    xi_q = np.where(finite, _xi(np.nan_to_num(slope)), np.nan)
-    xi_c = np.where(finite, _xi(np.nan_to_num(chi_c)), np.nan)
+    xi_q = np.where(finite, depth_scale_from_rate(np.nan_to_num(slope)), np.nan)
+    xi_c = np.where(finite, depth_scale_from_rate(np.nan_to_num(chi_c)), np.nan)
     points = critical_point(act, b1)
     shape = W.shape
     return PhaseDiagram(

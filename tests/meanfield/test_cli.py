@@ -208,12 +208,6 @@ def test_maps_edge_of_chaos_is_critical_with_infinite_depth_scales(capsys):
     assert data["xi_c"] == "inf" and data["xi_q"] == "inf"
 
 
-def test_phase_names():
-    assert cli._phase_name(1.0 + 5e-10) == "critical"
-    assert cli._phase_name(1.0 - 2e-9) == "ordered"
-    assert cli._phase_name(1.0 + 2e-9) == "chaotic"
-
-
 def test_maps_q0_follows_the_fixed_point_reached_from_q0(capsys):
     # GELU just below its (unstable) critical line: from q^1 = 1 q diverges, from 0.3 it settles
     code, out, err = run(capsys, "maps", "gelu", "--sigma-w2", "2.3", "--sigma-b2", "0.05")
@@ -227,15 +221,6 @@ def test_maps_q0_follows_the_fixed_point_reached_from_q0(capsys):
     assert data["phase"] == "ordered" and data["c_star"] == 1.0
     assert data["xi_c"] == pytest.approx(-1 / math.log(chi), rel=1e-12)
     assert data["xi_q"] == pytest.approx(-1 / math.log(mf.q_slope("gelu", 2.3, 0.05, q=q)), rel=1e-12)
-
-
-@pytest.mark.parametrize("sw2", [1.5, 2.5, 4.0])
-def test_correlation_fixed_point_at_q_matches_library(sw2):
-    # the fallback used for q0 != 1 on another branch agrees with the library where both apply
-    q = mf.fixed_point("tanh", sw2, 0.05)
-    chi = mf.chi1("tanh", sw2, 0.05)
-    got = cli._correlation_fixed_point_at(mf.activation("tanh"), sw2, 0.05, q, chi)
-    assert got == pytest.approx(mf.correlation_fixed_point("tanh", sw2, 0.05), rel=1e-10, abs=1e-12)
 
 
 # ------------------------------------------------------------------------------------------------
