@@ -5,31 +5,42 @@ package against the values computed here.  Conventions are those of DESIGN.md an
 notes/meanfield.md: z, z1, z2 iid N(0, 1), u = sqrt(q) z, u1 = sqrt(q1) z1,
 u2 = sqrt(q2) (c z1 + sqrt(1 - c^2) z2), weights of variance sigma_w^2 / fan-in.
 
+Public functions: act, V, D, M, Mp, dVdq, C, Cd, qmap, cmap, fixed_point, chi1, slope_q,
+slope_q_at, xi_q, c_star, chi_c, xi_c, S, critical, critical_limit, kernel, gauss_hermite.
+
 How values are computed (``method="auto"`` picks the first route that applies; every other route
 can be requested explicitly, which is what tests/meanfield/test_reference_selfcheck.py does):
 
-* 1D expectations E[f(sqrt(q) z)]: closed forms (section 2 of the notes) evaluated in mpmath, else
-  tanh-sinh quadrature (``mp.quad``) in the standardised variable z on [-15, 15] (the Gaussian tail
-  beyond is < 1e-48), split at 0, at the kinks of phi (z = kink / sqrt(q)) and at phi's own scale
-  (z = +-1, 4, 16 / sqrt(q)).  Working precision 30 digits.
+* 1D expectations E[f(sqrt(q) z)]: closed forms (section 2 of the notes) evaluated in mpmath at
+  50 digits, else tanh-sinh quadrature (``mp.quad``) in the standardised variable z on [-15, 15]
+  (the Gaussian tail beyond is < 1e-48), split at 0, at the kinks of phi (z = kink / sqrt(q)), at
+  phi's own scale (z = +-1, 4, 16 / sqrt(q)) and, for sin, at every multiple of pi.  30 digits.
+  V'(q): derivative of the closed form (``mp.diff``), else E[phi^2 (z^2 - 1)] / (2q); Stein's
+  E[phi'^2 + phi phi''] is the third route for smooth phi.
 * Bivariate expectations E[g(u1) g(u2)] (g = phi or phi'):
   "closed"  bivariate closed forms (linear, relu, leaky_relu, erf, sin);
-  "inner"   one outer ``mp.quad`` over z1 of g(u1) E_z2[g(a + b z2)], with the closed-form inner
-            conditional expectation, a = sqrt(q2) c z1, b = sqrt(q2 (1 - c^2)) (linear, relu, leaky_relu,
-            erf, gelu, hardtanh, selu, elu, sin);
-  "nested"  outer ``mp.quad`` over z1, inner ``mp.quad`` over z2, no closed forms at all, 20 digits
-            (the only route for tanh, sigmoid, softplus, silu; slow, about a second per value);
-  "gh"      Gauss-Hermite product rule (nodes computed here in mpmath), smooth phi and moderate q only.
+  "inner"   one outer Gauss-Legendre ``mp.quad`` over z1 of g(u1) E_z2[g(a + b z2)], with the
+            closed-form inner conditional expectation, a = sqrt(q2) c z1, b = sqrt(q2 (1 - c^2))
+            (linear, relu, leaky_relu, erf, gelu, hardtanh, selu, elu, sin);
+  "nested"  outer and inner Gauss-Legendre ``mp.quad`` over z1 and z2, no closed forms at all,
+            20 digits (the only route for tanh, sigmoid, softplus, silu; 1-3 s per value).
+            Where phi = const + lin x + g with g odd or even, only E[g g] is integrated, over
+            the half plane z1 >= 0;
+  "gh"      Gauss-Hermite product rule (nodes computed here in mpmath), smooth phi, small q.
   c = 0 factorises (E[g(u1)] E[g(u2)]), c = +-1 reduces to a 1D integral.
-* Fixed point q*: a few plain iterations of the q-map from q0, then a sign-change bracket in the
-  direction of motion and an Illinois (safeguarded secant) root solve at 30 digits.  The collapse
+* Fixed point q*: plain iterations of the q-map from q0 and a sign-change bracket in the direction
+  of motion, at 16 digits; the root then polished by secant steps at 30 digits.  The collapse
   q* = 0 (sigma_b^2 = 0, phi(0) = 0, ordered) is detected and returned as exactly 0.
 * c*: 1 in the ordered phase (chi_1 <= 1); otherwise the root in [0, 1) of the c-map minus c,
   bracketed by c = 0 (where the map is >= 0, since sigma_b^2 >= 0) and c = 1 - 2^-k (the map is
-  convex on [0, 1] for q1 = q2, so it has exactly one root there besides c = 1).
-* Edge of chaos: roots of S(q) = q - V(q)/D(q) = sigma_b^2 on a log grid 1e-4..1e3 (8 points per
-  decade), refined by Illinois; sigma_w^2 = 1/D(q).  For sigma_b^2 = 0 and phi(0) = 0 with
-  S > 0 at small q, the q* -> 0 limit (1/phi'(0)^2, one-sided average at a kink) is reported as q = 0.
+  convex on [0, 1] for q1 = q2, so it has exactly one root there besides c = 1); found at 16
+  digits (for tanh, sigmoid, softplus, silu at q* <= 2 with a 100-point Gauss-Hermite rule) and
+  polished by secant steps with the full-precision route.
+* Edge of chaos: roots of S(q) = q - V(q)/D(q) = sigma_b^2 on a log grid 1e-4..1e6 (6 points per
+  decade, signs at 16 digits), refined at 16 digits and polished by secant steps at 30;
+  sigma_w^2 = 1/D(q).  For sigma_b^2 = 0 and phi(0) = 0 with S > 0 at small q, the q* -> 0 limit
+  (1/phi'(0)^2, one-sided average at a kink) is reported as q = 0.
+* kernel: DESIGN.md's depth counting (inputs are the statistics of x; see ``kernel``).
 
 All public functions accept Python floats (converted exactly), strings (decimal) or mpf numbers and
 return mpf numbers of this module's private mpmath context ``mp`` (30 digits); the global mpmath
@@ -67,12 +78,24 @@ def _m(x):
     return mp.mpf(x)
 
 
+_CONST = {}
+
+
+def _consts():
+    """(1/sqrt(2 pi), 1/sqrt(2)) at the current precision (cached per precision)."""
+    k = mp.prec
+    if k not in _CONST:
+        _CONST[k] = (1 / mp.sqrt(2 * mp.pi), 1 / mp.sqrt(2))
+    return _CONST[k]
+
+
 def _npdf(x):
-    return mp.exp(-x * x / 2) / mp.sqrt(2 * mp.pi)
+    return mp.exp(-x * x / 2) * _consts()[0]
 
 
 def _ncdf(x):
-    return mp.erfc(-x / mp.sqrt(2)) / 2
+    t = x * _consts()[1]
+    return (1 + mp.erf(t)) / 2 if x > 0 else mp.erfc(-t) / 2
 
 
 def _sigm(x):
@@ -171,6 +194,31 @@ class Act:
         raise ValueError(f"phi'' of {n} has delta parts; use the (z^2-1) route")
 
     # --- structure ------------------------------------------------------------------------
+    def split(self, deriv):
+        """(const, lin, g, parity): g(x) = f(x) - const - lin x has the given parity ("odd" or
+        "even"), f = phi' if deriv else phi; None where no such split is known (selu, elu).
+
+        With const = 0 when g is even and lin = 0 when g is odd, the cross terms vanish
+        (E[g] = 0 for odd g; E[u1 g(u2)] = 0 for even g, by (z1, z2) -> (-z1, -z2)), so
+        E[f(u1) f(u2)] = const^2 + lin^2 q12 + E[g(u1) g(u2)], whose integrand is symmetric."""
+        n = self.name
+        half = mp.one / 2
+        f = self.dphi if deriv else self.phi
+        if n in ODD:
+            return (mp.zero, mp.zero, f, "even" if deriv else "odd")
+        if n == "sigmoid":
+            return (mp.zero, mp.zero, f, "even") if deriv else (half, mp.zero, lambda x: f(x) - half, "odd")
+        if n in ("softplus", "silu", "gelu", "relu", "leaky_relu"):
+            s = {"leaky_relu": self.slope}.get(n, mp.zero)
+            if n in ("relu", "leaky_relu"):
+                c0 = (1 + s) / 2    # (1+s)/2 x + (1-s)/2 |x|;  phi' = (1+s)/2 + (1-s)/2 sign(x)
+                return ((c0, mp.zero, lambda x: f(x) - c0, "odd") if deriv
+                        else (mp.zero, c0, lambda x: f(x) - c0 * x, "even"))
+            if deriv:
+                return (half, mp.zero, lambda x: f(x) - half, "odd")
+            return (mp.zero, half, lambda x: f(x) - x / 2, "even")
+        return None
+
     @property
     def kinks(self):
         if self.name in ("relu", "leaky_relu", "selu", "elu"):
@@ -255,12 +303,12 @@ def _zpoints(xpoints, scale, zmax):
     return sorted(pts)
 
 
-def quad1(f, q, xpoints, error=False):
+def quad1(f, q, xpoints, error=False, method="tanh-sinh"):
     """E[f(sqrt(q) z)] by tanh-sinh quadrature in z, split at z = x/sqrt(q), x in xpoints."""
     sq = mp.sqrt(q)
     norm = 1 / mp.sqrt(2 * mp.pi)
     pts = _zpoints(xpoints, sq, ZMAX)
-    val, err = mp.quad(lambda z: f(sq * z) * mp.exp(-z * z / 2), pts, error=True)
+    val, err = mp.quad(lambda z: f(sq * z) * mp.exp(-z * z / 2), pts, error=True, method=method)
     return (val * norm, err * norm) if error else val * norm
 
 
@@ -353,7 +401,7 @@ def _closed_Mp(a, q):
     return None
 
 
-def _one_d(kind, a, q, method):
+def _one_d(kind, a, q, method, rule="tanh-sinh"):
     closed = {"V": _closed_V, "D": _closed_D, "M": _closed_M, "Mp": _closed_Mp}[kind]
     if method in ("auto", "closed"):
         with mp.workdps(DPS + 20):      # the SELU/ELU forms cancel O(1) terms at small q
@@ -364,7 +412,7 @@ def _one_d(kind, a, q, method):
             raise ValueError(f"no closed form of {kind} for {a.name}")
     f = {"V": lambda x: a.phi(x) ** 2, "D": lambda x: a.dphi(x) ** 2,
          "M": a.phi, "Mp": a.dphi}[kind]
-    return quad1(f, q, a.xpoints(q))
+    return quad1(f, q, a.xpoints(q), method=rule)
 
 
 @functools.lru_cache(maxsize=None)
@@ -409,14 +457,20 @@ def Mp(name, q, method="auto"):
 
 @functools.lru_cache(maxsize=None)
 def _dVdq(a, q, method):
-    if method in ("auto", "quad"):
+    if method == "auto":
+        # the derivative of the closed form where there is one (the (z^2 - 1) integral cancels
+        # to an absolute, not relative, accuracy: sin at q = 20 has V' = e^-40)
+        method = "closed" if _closed_V(a, q) is not None else "quad"
+    if method == "quad":
         return quad1(lambda x: a.phi(x) ** 2 * (x * x / q - 1), q, a.xpoints(q)) / (2 * q)
     if method == "stein":      # E[phi'^2 + phi phi''], smooth phi only
         return quad1(lambda x: a.dphi(x) ** 2 + a.phi(x) * a.d2phi(x), q, a.xpoints(q))
     if method == "closed":     # derivative of the closed form of V (mpmath's high-precision diff)
         if _closed_V(a, q) is None:
             raise ValueError(f"no closed form of V for {a.name}")
-        return mp.diff(lambda t: _closed_V(a, t), q)
+        with mp.workdps(DPS + 20):
+            d = mp.diff(lambda t: _closed_V(a, t), q)
+        return +d
     raise ValueError(method)
 
 
@@ -526,24 +580,39 @@ def _bivar_inner(a, q1, q2, c, deriv):
             pts.update(_zpoints(a.xpoints(q2 * c * c), s2 * abs(c), ZMAX))
     pts = sorted(pts)
     norm = 1 / mp.sqrt(2 * mp.pi)
-    return mp.quad(lambda z: g(s1 * z) * inner(s2 * c * z, b) * mp.exp(-z * z / 2), pts) * norm
+    # Gauss-Legendre: the pieces are analytic (kinks only at their ends); about three times
+    # fewer evaluations than tanh-sinh here
+    return mp.quad(lambda z: g(s1 * z) * inner(s2 * c * z, b) * mp.exp(-z * z / 2), pts,
+                   method="gauss-legendre") * norm
 
 
 def _bivar_nested(a, q1, q2, c, deriv):
-    """Outer quad over z1, inner quad over z2: no closed forms at all (NESTED_DPS digits)."""
-    g = a.dphi if deriv else a.phi
-    with mp.workdps(NESTED_DPS):
+    """Outer quad over z1, inner quad over z2, no closed forms at all (NESTED_DPS digits).
+
+    Gauss-Legendre (mp.quad's adaptive-degree rule) in both directions: about five times fewer
+    evaluations than tanh-sinh for these analytic pieces; the pieces end at the kinks of phi and at
+    phi's scale points where they are not lost in the Gaussian weight.  Where f = const + lin x + g
+    with g odd or even (Act.split), only E[g(u1) g(u2)] is integrated, over z1 >= 0 (doubled)."""
+    split = a.split(deriv)
+    with mp.workdps(min(NESTED_DPS, mp.dps)):
         s1, s2 = mp.sqrt(q1), mp.sqrt(q2)
         b = s2 * mp.sqrt(1 - c * c)
-        norm = 1 / (2 * mp.pi)
         zm = mp.mpf(ZMAX_NESTED)
+        kinks = set(a.kinks)
+        if split is None:
+            const, lin, g = mp.zero, mp.zero, (a.dphi if deriv else a.phi)
+        else:
+            const, lin, g, _ = split
 
         def inner(z1):
             m = s2 * c * z1
             pts = {-zm, zm}
             for x in a.breaks(m - b * zm, m + b * zm):
-                pts.add((x - m) / b)
-            return mp.quad(lambda z2: g(m + b * z2) * mp.exp(-z2 * z2 / 2), sorted(pts))
+                # scale points far apart (in z2) from the centre are in the smooth Gaussian tail
+                if x in kinks or x == 0 or a.name == "sin" or abs(x) < 3 * b:
+                    pts.add((x - m) / b)
+            return mp.quad(lambda z2: g(m + b * z2) * mp.exp(-z2 * z2 / 2), sorted(pts),
+                           method="gauss-legendre")
 
         def outer(z1):
             g1 = g(s1 * z1)
@@ -551,13 +620,13 @@ def _bivar_nested(a, q1, q2, c, deriv):
                 return g1
             return g1 * inner(z1) * mp.exp(-z1 * z1 / 2)
 
-        # odd phi (even phi'): the integrand is invariant under (z1, z2) -> (-z1, -z2)
-        if a.odd:
-            pts = [p for p in _zpoints(a.xpoints(q1, zm), s1, zm) if p >= 0]
-            val = 2 * mp.quad(outer, pts)
+        pts = _zpoints(a.xpoints(q1, zm), s1, zm)
+        if split is not None:
+            # the integrand g(u1) g(u2) is invariant under (z1, z2) -> (-z1, -z2)
+            val = 2 * mp.quad(outer, [p for p in pts if p >= 0], method="gauss-legendre")
         else:
-            val = mp.quad(outer, _zpoints(a.xpoints(q1, zm), s1, zm))
-        val = val * norm
+            val = mp.quad(outer, pts, method="gauss-legendre")
+        val = val / (2 * mp.pi) + const ** 2 + lin ** 2 * c * s1 * s2
     return +val
 
 
@@ -594,6 +663,9 @@ def gauss_hermite(n):
         s2 = mp.sqrt(2)
         nodes = [x * s2 for x in xs]
         weights = [w / mp.sqrt(mp.pi) for w in ws]
+        if abs(mp.fsum(weights) - 1) > mp.mpf(10) ** -DPS or any(
+                nodes[i] <= nodes[i + 1] for i in range(n - 1)):
+            raise RuntimeError(f"Gauss-Hermite rule of degree {n} failed (use n <= 160)")
     return nodes, weights
 
 
@@ -609,15 +681,15 @@ def _bivar_gh(a, q1, q2, c, deriv, n=160):
     return tot
 
 
-@functools.lru_cache(maxsize=None)
-def _bivar(a, q1, q2, c, deriv, method):
+def _bivar_route(a, q1, q2, c, deriv, method):
+    """E[g(u1) g(u2)] at the current precision, uncached."""
     if not -1 <= c <= 1:
         raise ValueError(f"c = {c} outside [-1, 1]")
     g = a.dphi if deriv else a.phi
     if method == "auto":
         if c == 0:          # independence: E[g(u1)] E[g(u2)]
-            one = _Mp if deriv else _M
-            return one(a, q1, "auto") * one(a, q2, "auto")
+            kind = "Mp" if deriv else "M"
+            return _one_d(kind, a, q1, "auto") * _one_d(kind, a, q2, "auto")
         if abs(c) == 1:     # u2 = +-sqrt(q2/q1) u1: a 1D integral
             r = c * mp.sqrt(q2 / q1)
             xp = a.xpoints(q1) + tuple(x / r for x in a.xpoints(q2))
@@ -640,6 +712,11 @@ def _bivar(a, q1, q2, c, deriv, method):
     if method == "gh":
         return _bivar_gh(a, q1, q2, c, deriv)
     raise ValueError(method)
+
+
+@functools.lru_cache(maxsize=None)
+def _bivar(a, q1, q2, c, deriv, method):
+    return _bivar_route(a, q1, q2, c, deriv, method)
 
 
 def C(name, q1, q2, c, method="auto"):
@@ -705,60 +782,124 @@ def _illinois(f, a, b, fa=None, fb=None, rtol=None):
     raise RuntimeError("Illinois did not converge")
 
 
+LOW_DPS = 16
+
+
+def _solve(f, lo, hi, f_low=None, flo=None, fhi=None, digits=None):
+    """Root of f in the bracket [lo, hi]; f is accurate to ``digits`` (default: the precision).
+
+    With f_low (the same function, cheaper: LOW_DPS digits, uncached, or a coarser rule), the root
+    is first found with f_low by Illinois to 13 digits, then polished by secant steps with f.
+    A secant step from a good start is Newton-like (next error ~ step^2), so a step below
+    sqrt(tol/100) ends the polish; the result must stay in the bracket, else a full-precision
+    Illinois solve is done."""
+    if f_low is None:
+        return _illinois(f, lo, hi, flo, fhi)
+    digits = digits or mp.dps
+    tol = mp.mpf(10) ** (2 - digits)
+    try:
+        with mp.workdps(LOW_DPS):
+            x0 = _illinois(f_low, lo, hi, rtol=mp.mpf(10) ** -13)
+    except ValueError:      # the bracket is at the low-precision noise level
+        x0 = (lo + hi) / 2
+    x0 = mp.mpf(x0)
+    x1 = x0 + max(abs(x0), mp.mpf(10) ** -6) * mp.mpf(10) ** -10
+    f0, f1 = f(x0), f(x1)
+    for _ in range(10):
+        if f1 == 0:
+            x2 = x1
+            break
+        if f1 == f0:
+            x2 = None
+            break
+        x2 = x1 - f1 * (x1 - x0) / (f1 - f0)
+        step = abs(x2 - x1)
+        scale = abs(x2) + mp.mpf(10) ** -digits
+        if step <= tol * scale or step ** 2 <= tol * scale ** 2 / 100:
+            break
+        x0, f0, x1 = x1, f1, x2
+        f1 = f(x1)
+    else:
+        x2 = None
+    if x2 is not None and lo <= x2 <= hi:
+        return x2
+    return _illinois(f, lo, hi, flo, fhi)
+
+
 @functools.lru_cache(maxsize=None)
 def _fixed_point(a, sw2, sb2, q0):
-    def g(q):
-        return sw2 * _V(a, q, "auto") + sb2
-
+    """Attracting fixed point reached from q0: iteration and bracketing at LOW_DPS digits
+    (uncached), then the root polished at full precision (see _solve)."""
     def f(q):
-        return g(q) - q
+        return sw2 * _V(a, q, "auto") + sb2 - q
+
+    def f_low(q):
+        return sw2 * _one_d("V", a, q, "auto", "gauss-legendre") + sb2 - q
 
     collapse_possible = sb2 == 0 and a.phi0 == 0
     tiny = mp.mpf(10) ** -40
-    q = q0
-    fq = f(q)
-    if fq == 0:
-        return q
+    if f(q0) == 0:
+        return q0
+    with mp.workdps(LOW_DPS):
+        lo, hi = _fixed_point_bracket(f_low, q0, collapse_possible, tiny, a, sw2, sb2)
+    if hi is None:
+        return mp.zero
+    lo, hi = min(lo, hi), max(lo, hi)
+    flo, fhi = f(lo), f(hi)
+    delta = mp.mpf(10) ** -14
+    while _sign(flo) == _sign(fhi) and flo != 0:
+        # the low-precision bracket is at its noise level (e.g. q0 = q* = 1 for SELU): widen it
+        lo, hi = lo / (1 + delta), hi * (1 + delta)
+        flo, fhi = f(lo), f(hi)
+        delta *= 4
+        if delta > 1:
+            raise RuntimeError("could not bracket the fixed point at full precision")
+    return _solve(f, lo, hi, f_low, flo, fhi)
+
+
+def _fixed_point_bracket(f, q0, collapse_possible, tiny, a, sw2, sb2):
+    """(lo, hi) bracketing the fixed point reached from q0, or (0, None) for the collapse q* = 0.
+
+    The q-map is increasing, so the iterates move monotonically towards the first fixed point in
+    the direction of sign(f(q0)); a few plain iterations, then steps doubling from twice the last
+    increment until f changes sign (geometric steps towards 0)."""
+    fq = f(q0)
     d = _sign(fq)
-    prev = q
+    if d == 0:
+        return q0, q0
+    prev, q = q0, q0
     for _ in range(40):
-        new = g(q)
+        new = q + f(q)
         if new > 10 ** 12:
             raise ValueError(f"q diverges ({a.name}, sw2={sw2}, sb2={sb2})")
         prev, q = q, new
-        if q == 0 or (collapse_possible and q < tiny):
-            return mp.zero
+        if q <= 0 or (collapse_possible and q < tiny):
+            return mp.zero, None
         if abs(q - prev) <= mp.mpf(10) ** -8 * q:
             break
     fq = f(q)
-    if fq == 0:
-        return q
-    if _sign(fq) != d:      # overshoot cannot happen for an increasing map, but be safe
-        return _illinois(f, prev, q)
-    # bracket: move from q in the direction d until f changes sign
-    step = 2 * abs(q - prev)
-    lo, flo = q, fq
+    if _sign(fq) != d:          # rounding-level overshoot
+        return prev, q
+    step = 2 * abs(q - prev) + mp.mpf(10) ** -14 * q
+    lo = q
     while True:
         hi = lo + d * step
-        if hi <= 0:
-            # towards zero: geometric search
+        if hi <= 0:             # towards zero: geometric steps
             x = lo
             while True:
                 x = x / 16
-                fx = f(x)
-                if _sign(fx) != d:
-                    return _illinois(f, x, lo, fx, flo)
+                if _sign(f(x)) != d:
+                    return x, lo
                 if x < tiny:
                     if collapse_possible:
-                        return mp.zero
+                        return mp.zero, None
                     raise ValueError("fixed point search reached q = 1e-40")
-                lo, flo = x, fx
-        fhi = f(hi)
-        if _sign(fhi) != d:
-            return _illinois(f, lo, hi, flo, fhi)
+                lo = x
+        if _sign(f(hi)) != d:
+            return lo, hi
         if hi > 10 ** 12:
             raise ValueError(f"q diverges ({a.name}, sw2={sw2}, sb2={sb2})")
-        lo, flo = hi, fhi
+        lo = hi
         step *= 2
 
 
@@ -806,18 +947,33 @@ def _c_star(a, sw2, sb2, q0):
     def f(c):
         return (sw2 * _bivar(a, q, q, c, False, "auto") + sb2) / q - c
 
+    digits = None
+    if a.name in NESTED_ONLY:
+        digits = NESTED_DPS
+    if a.name in NESTED_ONLY and q <= 2:
+        # only a starting value is needed (polished with the nested route): a 100-point
+        # Gauss-Hermite product rule, good to ~1e-13 for these analytic phi at q <= 2
+        def f_low(c):
+            return (sw2 * _bivar_gh(a, q, q, c, False, 100) + sb2) / q - c
+    else:
+        def f_low(c):
+            return (sw2 * _bivar_route(a, q, q, c, False, "auto") + sb2) / q - c
+
     f0 = f(mp.zero)
-    if f0 == 0:
+    if abs(f0) <= mp.mpf(10) ** (5 - mp.dps):
+        # c* = 0: odd phi without bias, and SELU at its self-normalising point, where
+        # E[selu(z)] = 0 holds only to the precision of the constants lambda, alpha
         return mp.zero
     if f0 < 0:
         raise RuntimeError("c-map below c at c = 0 (needs sigma_b^2 >= 0)")
-    lo, flo = mp.zero, f0
+    lo = mp.zero
     for k in range(1, 80):
         c = 1 - mp.mpf(2) ** -k
-        fc = f(c)
+        with mp.workdps(LOW_DPS):
+            fc = f_low(c)
         if fc < 0:
-            return _illinois(f, lo, c, flo, fc, rtol=mp.mpf(10) ** -(mp.dps - 8))
-        lo, flo = c, fc
+            return _solve(f, lo, c, f_low, digits=digits)
+        lo = c
     raise RuntimeError("no c* found below 1")
 
 
@@ -857,12 +1013,16 @@ def critical_limit(name):
     return 1 / a.dphi0_sq if a.phi0 == 0 else None
 
 
-CRIT_GRID = tuple(mp.mpf(10) ** (mp.mpf(k) / 8 - 4) for k in range(0, 7 * 8 + 1))
+CRIT_GRID = tuple(mp.mpf(10) ** (mp.mpf(k) / 6 - 4) for k in range(0, 10 * 6 + 1))   # 1e-4..1e6
 
 
 @functools.lru_cache(maxsize=None)
 def _S_grid(a):
-    return tuple(S(a, q) for q in CRIT_GRID)
+    """S on CRIT_GRID at 16 digits (only its signs are used; roots are refined at full precision).
+    Bypasses the caches of V and D so that no low-precision value is ever cached."""
+    with mp.workdps(16):
+        gl = "gauss-legendre"
+        return tuple(+(q - _one_d("V", a, q, "auto", gl) / _one_d("D", a, q, "auto", gl)) for q in CRIT_GRID)
 
 
 @functools.lru_cache(maxsize=None)
@@ -870,13 +1030,16 @@ def _critical(a, sb2):
     if a.name in ("linear", "relu", "leaky_relu"):     # S == 0: homogeneous q-map
         return ((1 / a.dphi0_sq, mp.zero),) if sb2 == 0 else ()
     out = []
-    Sg = _S_grid(a)
-    if sb2 == 0 and a.phi0 == 0 and Sg[0] > 0:
+    # S - sb2 on the grid; values at the 16-digit rounding level carry no sign and are skipped
+    # (hard-tanh's S vanishes to all digits at small q, where it is linear)
+    vals = [(q, v - sb2) for q, v in zip(CRIT_GRID, _S_grid(a)) if abs(v - sb2) > q * 1e-12]
+    if sb2 == 0 and a.phi0 == 0 and vals and vals[0][1] > 0:
         out.append((1 / a.dphi0_sq, mp.zero))
-    for i in range(len(CRIT_GRID) - 1):
-        fa, fb = Sg[i] - sb2, Sg[i + 1] - sb2
-        if fa == 0 or _sign(fa) != _sign(fb):
-            q = _illinois(lambda t: S(a, t) - sb2, CRIT_GRID[i], CRIT_GRID[i + 1], fa, fb)
+    for (qa, fa), (qb, fb) in zip(vals, vals[1:]):
+        if _sign(fa) != _sign(fb):
+            q = _solve(lambda t: S(a, t) - sb2, qa, qb,
+                       lambda t: (t - _one_d("V", a, t, "auto", "gauss-legendre")
+                                  / _one_d("D", a, t, "auto", "gauss-legendre") - sb2))
             out.append((1 / D(a, q), q))
     return tuple(out)
 
@@ -890,10 +1053,22 @@ def critical(name, sb2):
 # kernel propagation
 
 
-def kernel(name, sw2, sb2, depth, q1, q2, c):
-    """(q1, q2, c) of h^depth, given those of h^1: depth - 1 times "activation, then dense"."""
+def kernel(name, sw2, sb2, depth, q1, q2, c, inputs="x"):
+    """(q1, q2, c) of h^depth for two inputs.
+
+    DESIGN.md: depth counts weight layers, K^1 = sigma_w^2 X X^T / n_0 + sigma_b^2, then depth - 1
+    times "activation, then dense" (neural-tangents' serial(Dense, (act, Dense) x (L-1)) on the
+    input kernel x x'^T / n_0).  With inputs="x" (default) q1, q2, c are the statistics of the two
+    network inputs, |x|^2 / n_0 and their cosine, and depth = 1 returns K^1; with inputs="h1" they
+    are already those of h^1 and depth = 1 returns them unchanged."""
     a = act(name)
     sw2, sb2, q1, q2, c = map(_m, (sw2, sb2, q1, q2, c))
+    if inputs == "x":
+        n12 = sw2 * c * mp.sqrt(q1 * q2) + sb2
+        q1, q2 = sw2 * q1 + sb2, sw2 * q2 + sb2
+        c = n12 / mp.sqrt(q1 * q2)
+    elif inputs != "h1":
+        raise ValueError(inputs)
     for _ in range(int(depth) - 1):
         n1 = sw2 * _V(a, q1, "auto") + sb2
         n2 = n1 if q2 == q1 else sw2 * _V(a, q2, "auto") + sb2
