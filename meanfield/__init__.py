@@ -44,3 +44,4 @@ from .phase import PhaseDiagram, phase_diagram
 from .kernels import kernel, nngp_kernel
 from . import symbolic
 from . import init
+from . import simulate

@@ -194,9 +194,12 @@ def sample_weights(
     sw2 = _scalar_variance("sigma_w2", sigma_w2)
     n_networks = _n_networks(n_networks)
     if kind == "gaussian":
-        return np.sqrt(sw2 / fan_in) * rng.standard_normal(_lead(n_networks) + (fan_out, fan_in))
-    scale = np.sqrt(sw2 * max(fan_out, fan_in) / fan_in)
-    return scale * haar_orthogonal(rng, fan_out, fan_in, n_networks)
+        w = rng.standard_normal(_lead(n_networks) + (fan_out, fan_in))
+        w *= np.sqrt(sw2 / fan_in)  # in place: no second copy of a possibly large stack
+        return w
+    w = haar_orthogonal(rng, fan_out, fan_in, n_networks)
+    w *= np.sqrt(sw2 * max(fan_out, fan_in) / fan_in)
+    return w
 
 
 def sample_biases(rng: RNGLike, width: int, sigma_b2: float, n_networks: int | None = None) -> np.ndarray:
