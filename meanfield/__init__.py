@@ -4,9 +4,15 @@ Quick use::
 
     import meanfield as mf
     act = mf.activation("tanh")
-    mf.fixed_point(act, 1.5, 0.05), mf.chi1(act, 1.5, 0.05), mf.critical_sigma_w2(act, 0.05)
+    mf.fixed_point(act, 1.5, 0.05), mf.chi1(act, 1.5, 0.05), mf.critical_point(act, 0.05)
+
+Conventions (every formula's normalisation) are those of the project's DESIGN.md: W_ij ~
+N(0, sigma_w^2 / fan_in), b_i ~ N(0, sigma_b^2), q = variance of a pre-activation, depth counts
+weight layers.
 """
+from . import init, simulate, symbolic
 from .activations import BUILTIN_NAMES, Activation, activation
+from .criticality import CriticalPoint, CriticalRoot, critical_point, critical_sigma_w2
 from .errors import (
     ActivationError,
     DivergentExpectationError,
@@ -25,6 +31,7 @@ from .gaussian import (
     second_moment_slope,
     smoothed,
 )
+from .kernels import kernel, nngp_kernel
 from .maps import (
     DepthScales,
     Propagation,
@@ -37,11 +44,20 @@ from .maps import (
     q_slope,
     variance_map,
 )
+from .phase import PhaseDiagram, phase_diagram
 
 __version__ = "0.1.0"
-from .criticality import CriticalPoint, CriticalRoot, critical_point, critical_sigma_w2
-from .phase import PhaseDiagram, phase_diagram
-from .kernels import kernel, nngp_kernel
-from . import symbolic
-from . import init
-from . import simulate
+
+__all__ = [
+    "BUILTIN_NAMES", "Activation", "activation",
+    "CriticalPoint", "CriticalRoot", "critical_point", "critical_sigma_w2",
+    "ActivationError", "DivergentExpectationError", "DivergentFixedPointError", "FormulaError",
+    "ParameterError", "QuadratureError", "SigpropError",
+    "cross_moment", "derivative_cross_moment", "derivative_moment", "expectation", "second_moment",
+    "second_moment_slope", "smoothed",
+    "kernel", "nngp_kernel",
+    "DepthScales", "Propagation", "chi1", "correlation_fixed_point", "correlation_map", "depth_scales",
+    "fixed_point", "propagation", "q_slope", "variance_map",
+    "PhaseDiagram", "phase_diagram",
+    "init", "simulate", "symbolic",
+]

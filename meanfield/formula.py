@@ -31,12 +31,6 @@ class NormalCDF(sp.Function):
     """Phi(u), the standard normal cdf, evaluated in numpy by scipy.special.ndtr (accurate in the
     left tail, where (1 + erf(u/sqrt 2))/2 loses all digits)."""
 
-    @classmethod
-    def eval(cls, arg):
-        if arg.is_zero:
-            return sp.Rational(1, 2)
-        return None
-
     def fdiff(self, argindex=1):
         u = self.args[0]
         return sp.exp(-(u**2) / 2) / sp.sqrt(2 * sp.pi)

@@ -12,10 +12,7 @@ each group below says why its floor is what it is.
 """
 from __future__ import annotations
 
-import importlib.util
 import math
-import pathlib
-import sys
 
 import numpy as np
 import pytest
@@ -23,19 +20,7 @@ import pytest
 import meanfield as mf
 
 
-def _load_reference():
-    """tests/reference_mp.py by path (never via sys.path: tests/meanfield would shadow meanfield)."""
-    if "reference_mp" in sys.modules:
-        return sys.modules["reference_mp"]
-    path = pathlib.Path(__file__).resolve().parents[1] / "reference_mp.py"
-    spec = importlib.util.spec_from_file_location("reference_mp", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["reference_mp"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-ref = _load_reference()
+from tests import reference_mp as ref  # the package "tests" (rootdir on sys.path), never tests/ itself
 
 # (name, params): every built-in, plus leaky_relu with a non-default slope
 SPECS = [(n, {}) for n in ref.NAMES] + [("leaky_relu", {"slope": 0.2})]

@@ -13,27 +13,13 @@ own accuracy), so agreement is required at 1e-24 (1D), 1e-18 (2D nested) unless 
 from __future__ import annotations
 
 import ast
-import importlib.util
 import pathlib
-import sys
 
 import mpmath
 import pytest
 
 
-def _load_reference():
-    """tests/reference_mp.py by path (never via sys.path: tests/meanfield would shadow meanfield)."""
-    if "reference_mp" in sys.modules:
-        return sys.modules["reference_mp"]
-    path = pathlib.Path(__file__).resolve().parents[1] / "reference_mp.py"
-    spec = importlib.util.spec_from_file_location("reference_mp", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["reference_mp"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-ref = _load_reference()
+from tests import reference_mp as ref  # the package "tests" (rootdir on sys.path), never tests/ itself
 mp = ref.mp
 
 
