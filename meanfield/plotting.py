@@ -62,3 +62,34 @@ def plot_phase_diagram(diagram, ax=None, quantity: str = "chi1"):
     ax.set_ylabel(r"$\sigma_b^2$")
     ax.set_title(f"{diagram.activation}: ordered (blue) / chaotic (red)" if quantity == "chi1" else diagram.activation)
     return ax
+
+
+def plot_spectrum(spectrum, ax=None, samples=None):
+    """Density of lambda of a :class:`~meanfield.spectrum.JacobianSpectrum` on a log axis.
+
+    Plotted as lambda rho(lambda) against log10 lambda (the density per unit of log lambda, which
+    shows deep spectra whose mass sits near 0); atoms are drawn as vertical bars labelled with their
+    mass; ``samples`` (eigenvalues of sampled J J^T) are shown as a histogram of the same quantity.
+    """
+    ax = new_axes(ax)
+    _, hi = spectrum.support()
+    x = np.geomspace(1e-8 * hi, hi * (1 - 1e-9), 300)
+    density = x * spectrum.pdf(x) * np.log(10)
+    if samples is not None:
+        lam = np.asarray(samples, dtype=float).ravel()
+        lam = lam[lam > 1e-8 * hi]
+        if lam.size:
+            bins = np.linspace(np.log10(1e-8 * hi), np.log10(hi) + 0.05, 80)
+            weight = np.full(lam.size, 1.0 / np.asarray(samples).size)
+            ax.hist(np.log10(lam), bins=bins, weights=weight / np.diff(bins)[0], alpha=0.4, label="Monte Carlo")
+    ax.plot(np.log10(x), density, "k-", lw=1.5, label="free probability")
+    for loc, mass in spectrum.atoms:
+        if loc > 0:
+            ax.axvline(np.log10(loc), color="C3", ls="--", label=f"atom {mass:.3g} at {loc:.3g}")
+        else:
+            ax.text(0.02, 0.95, f"atom {mass:.3g} at 0", transform=ax.transAxes, va="top")
+    ax.set_xlabel(r"$\log_{10}\lambda$")
+    ax.set_ylabel(r"density of $\log_{10}\lambda$")
+    ax.set_title(f"{spectrum.act.name}, {spectrum.weights}, L = {spectrum.depth}")
+    ax.legend(fontsize="small")
+    return ax

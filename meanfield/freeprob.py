@@ -1,0 +1,332 @@
+"""Free probability for Jacobian spectra (Pennington, Schoenholz, Ganguli 2017, 2018).
+
+J = D_L W_L ... D_1 W_1 with every pre-activation at q*; the spectrum is that of lambda, the
+eigenvalues of J J^T.  Transforms (notes/spectra.md, section 2):
+
+    M_X(z) = sum_k m_k z^-k,   S_X(w) = (1 + w)/(w M_X^-1(w)),   S_{JJ^T} = (S_{D^2} S_{W^T W})^L,
+    S_{W^T W}(w) = sigma_w^-2/(1 + w) (Gaussian),  sigma_w^-2 (orthogonal),
+    G(z) = (M(z) + 1)/z,   rho(lambda) = -Im G(lambda + i0)/pi.
+
+The law of d = D^2 = phi'(sqrt(q*) g)^2, g ~ N(0, 1) (:class:`D2Law`), is either a finite set of
+atoms (linear, relu, leaky relu, hard-tanh: phi' piecewise constant) or, for smooth phi, a
+continuous law whose transform M_{D^2}(zeta) = E[d/(zeta - d)] is computed on a contour deformed
+into the complex g-plane, so that it stays the analytic continuation from the upper half plane
+when zeta touches the real support of d (section 3 of the notes).
+
+Solving z = M_J^{-1}(m) for the subordination variable zeta (m = M_{D^2}(zeta) evaluated forward):
+
+    z = sigma_w^{2L} ((1 + m)/m) A(m)^L (m zeta/(1 + m))^L,   A = 1 + m (Gaussian), 1 (orthogonal),
+
+by Newton's method on F = log(rhs/z), continued from far above the spectrum down to the real axis
+for every point separately (the only reliable branch selection: the sign of Im G does not pick the
+root).  Moments come in closed form from the series of log S (never from a density).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from scipy import special
+from scipy.optimize import brentq
+
+from .activations import Activation
+from .errors import ParameterError
+from .gaussian import expectation
+
+__all__ = ["D2Law", "d2_law", "WEIGHTS", "spectrum_moments", "SpectrumSolver"]
+
+WEIGHTS = ("gaussian", "orthogonal")
+_INV_SQRT2PI = 1.0 / np.sqrt(2.0 * np.pi)
+
+
+@dataclass(frozen=True)
+class D2Law:
+    """The law of d = phi'(sqrt(q) g)^2.
+
+    ``atoms``: ((value, mass), ...) of the discrete part (empty for a continuous law).
+    ``nodes``/``weights``/``values``: the continuous part as a complex quadrature on a deformed
+    contour: E[f(d)] = sum_j weights_j f(values_j) for f analytic on the way (None if discrete).
+    ``moments_exact``: mu_k = E[d^k], k = 1..K (real quadrature / exact sums).
+    """
+
+    activation: str
+    q: float
+    atoms: tuple[tuple[float, float], ...]
+    values: np.ndarray | None
+    weights: np.ndarray | None
+    max_d: float
+    moments_exact: np.ndarray
+
+    @property
+    def discrete(self) -> bool:
+        return self.values is None
+
+    def mu(self, k: int) -> float:
+        """mu_k = E[d^k] (k >= 1)."""
+        return float(self.moments_exact[k - 1])
+
+    def M(self, zeta):
+        """M(zeta) = E[d/(zeta - d)] and its derivative -E[d/(zeta - d)^2], vectorized (complex)."""
+        zeta = np.asarray(zeta, dtype=complex)
+        if self.discrete:
+            m = np.zeros_like(zeta)
+            dm = np.zeros_like(zeta)
+            for value, mass in self.atoms:
+                r = value / (zeta - value)
+                m += mass * r
+                dm -= mass * r / (zeta - value)
+            return m, dm
+        inv = 1.0 / (zeta[..., None] - self.values)
+        term = self.values * inv
+        return term @ self.weights, -(term * inv) @ self.weights
+
+
+_N_MOMENTS = 12
+
+
+def _discrete(act: Activation, q: float):
+    """Atoms of d for phi' piecewise constant (linear, relu, leaky relu, hard-tanh)."""
+    if act.family == "linear":
+        return ((1.0, 1.0),)
+    if act.family == "relu":
+        a = act.params.get("slope", 0.0)
+        return ((a * a, 0.5), (1.0, 0.5)) if a > 0 else ((0.0, 0.5), (1.0, 0.5))
+    if act.family == "hardtanh":
+        p = float(special.erf(1.0 / np.sqrt(2.0 * q))) if q > 0 else 1.0
+        return ((0.0, 1.0 - p), (1.0, p))
+    return None
+
+
+def _contour(act: Activation, q: float, n: int):
+    """Deformed contour g(t) = t + i c(t), t in [0, 9], and weights 2 varphi(g) g'(t) w_t.
+
+    d(g) = phi'(sqrt(q) g)^2 is even and decreasing on g > 0 for the supported smooth activations
+    (odd phi with |phi'| decreasing: tanh, erf, ...), so the poles of d/(zeta - d) move below the
+    contour as zeta enters the upper half plane; c(t) = kappa tanh(t) lifts the contour by kappa,
+    kept below phi's complex singularities (kappa <= 0.6 of their distance).
+    """
+    t, w = special.roots_legendre(n)
+    t = 4.5 * (t + 1.0)
+    w = 4.5 * w
+    kappa = min(1.5, 0.6 * _singularity_distance(act) / np.sqrt(q)) if q > 0 else 0.0
+    c = kappa * np.tanh(t)
+    dc = kappa / np.cosh(t) ** 2
+    g = t + 1j * c
+    weights = 2.0 * _INV_SQRT2PI * np.exp(-0.5 * g * g) * (1.0 + 1j * dc) * w
+    with np.errstate(all="ignore"):
+        values = act.dphi(np.sqrt(q) * g) ** 2
+    return values, weights
+
+
+def _singularity_distance(act: Activation) -> float:
+    """Distance of phi's nearest complex singularity from the real axis (in x), for the contour lift."""
+    if act.name == "tanh":
+        return np.pi / 2
+    if act.family == "erf":
+        return 1.0  # erf' = e^{-x^2}: entire, but |e^{-x^2}| grows off the axis; a unit lift is safe
+    return np.pi / 2
+
+
+@lru_cache(maxsize=256)
+def _law(act: Activation, q: float, n_nodes: int) -> D2Law:
+    atoms = _discrete(act, q)
+    mus = np.array(
+        [float(expectation(lambda x, k=k: act.dphi(x) ** (2 * k), q, act.kinks)) for k in range(1, _N_MOMENTS + 1)]
+    )
+    if atoms is not None:
+        mus = np.array([sum(m * v**k for v, m in atoms) for k in range(1, _N_MOMENTS + 1)])
+        return D2Law(act.name, q, atoms, None, None, max(v for v, _ in atoms), mus)
+    if act.kinks:
+        raise ParameterError(
+            f"Jacobian spectra of {act.name} are not supported: phi' is neither piecewise constant "
+            "(linear, relu, leaky relu, hard-tanh) nor smooth"
+        )
+    values, weights = _contour(act, q, n_nodes)
+    max_d = float(act.dphi(np.array([0.0]))[0] ** 2)
+    return D2Law(act.name, q, (), values, weights, max_d, mus)
+
+
+def d2_law(act: Activation, q: float, n_nodes: int = 800) -> D2Law:
+    """The law of D^2 = phi'(h)^2, h ~ N(0, q) (atoms, or a contour quadrature with ``n_nodes``)."""
+    return _law(act, float(q), int(n_nodes))
+
+
+# ----------------------------------------------------------------------------------------------
+# moments in closed form: power series of log S
+# ----------------------------------------------------------------------------------------------
+def _series_mul(a, b):
+    return np.convolve(a, b)[: len(a)]
+
+
+def _series_inverse(a):
+    """Compositional inverse of a(w) = a_1 w + a_2 w^2 + ... (a_0 = 0, a_1 != 0)."""
+    n = len(a)
+    b = np.zeros(n)
+    b[1] = 1.0 / a[1]
+    for k in range(2, n):  # fix the w^k coefficient of a(b(w)) - w
+        comp = np.zeros(n)
+        power = b.copy()
+        for j in range(1, n):
+            comp += a[j] * power
+            power = _series_mul(power, b)
+        b[k] -= comp[k] / a[1]
+    return b
+
+
+def _log_series(a):
+    """log(a(w)) for a_0 = 1, as a power series."""
+    n = len(a)
+    out = np.zeros(n)
+    x = a.copy()
+    x[0] = 0.0
+    power = x.copy()
+    for j in range(1, n):
+        out += (-1) ** (j + 1) * power / j
+        power = _series_mul(power, x)
+    return out
+
+
+def _exp_series(a):
+    """exp(a(w)) for a_0 = 0."""
+    n = len(a)
+    out = np.zeros(n)
+    out[0] = 1.0
+    term = out.copy()
+    for j in range(1, n):
+        term = _series_mul(term, a) / j
+        out += term
+    return out
+
+
+def _normalised_log_s(moments: np.ndarray) -> np.ndarray:
+    """Series of log(m_1 S(w)) from the moments m_1..m_K of a law (m_1 S(0) = 1)."""
+    n = len(moments) + 1
+    psi = np.zeros(n)
+    psi[1:] = moments / moments[0] ** np.arange(1, n)  # moments of X/m_1
+    chi = _series_inverse(psi)  # psi^-1(w)
+    # S(w) = (1 + w) chi(w) / w  ->  drop the w factor: chi(w)/w has constant 1 (normalised)
+    ratio = np.zeros(n)
+    ratio[: n - 1] = chi[1:]
+    s = _series_mul(np.r_[1.0, 1.0, np.zeros(n - 2)], ratio)
+    return _log_series(s)
+
+
+def spectrum_moments(law: D2Law, sigma_w2: float, depth: int, weights: str, k_max: int = 8) -> np.ndarray:
+    """Moments m_1..m_kmax of the spectrum of J J^T from the S-transform series (closed form).
+
+    log(m_1 S_J) = L [log(mu_1 S_{D^2}) + log(S_W sigma_w^2)], m_1 = (sigma_w^2 mu_1)^L; the moments
+    of J J^T / m_1 follow by inverting the series.  Exact up to the accuracy of mu_k (1e-12).
+    """
+    k_max = min(k_max, _N_MOMENTS)
+    log_sd = _normalised_log_s(law.moments_exact[:k_max])
+    n = k_max + 1
+    log_sw = np.zeros(n)
+    if weights == "gaussian":  # sigma_w^2 S_W = 1/(1 + w): log = -log(1 + w)
+        log_sw[1:] = -((-1.0) ** (np.arange(1, n) + 1)) / np.arange(1, n)
+    log_s = depth * (log_sd + log_sw)
+    s = _exp_series(log_s)  # m_1 S_J(w)
+    # S(w) = (1 + w) chi(w)/w  =>  chi(w) = w S(w)/(1 + w)
+    inv_one_plus = (-1.0) ** np.arange(n)
+    chi = np.zeros(n)
+    chi[1:] = _series_mul(s, inv_one_plus)[: n - 1]
+    psi = _series_inverse(chi)
+    m1 = (sigma_w2 * law.mu(1)) ** depth
+    with np.errstate(over="ignore"):
+        return psi[1:] * m1 ** np.arange(1, n)
+
+
+# ----------------------------------------------------------------------------------------------
+# the density: continuation of the subordination equation from far above the spectrum
+# ----------------------------------------------------------------------------------------------
+class SpectrumSolver:
+    """Solve z = M_J^{-1}(m) for zeta at many z = x + iY by continuation in Y (vectorized in x)."""
+
+    def __init__(self, law: D2Law, sigma_w2: float, depth: int, weights: str):
+        self.law, self.sigma_w2, self.L, self.weights = law, float(sigma_w2), int(depth), weights
+        self.log_sw2L = self.L * np.log(self.sigma_w2)
+        self.chi = self.sigma_w2 * law.mu(1)
+
+    def _residual(self, zeta, log_z):
+        m, dm = self.law.M(zeta)
+        L = self.L
+        log_rhs = self.log_sw2L + np.log(1 + m) - np.log(m) + L * (np.log(m) + np.log(zeta) - np.log(1 + m))
+        coef = 1 / (1 + m) - 1 / m + L / m - L / (1 + m)
+        if self.weights == "gaussian":
+            log_rhs = log_rhs + L * np.log(1 + m)
+            coef = coef + L / (1 + m)
+        F = log_rhs - log_z
+        F = F.real + 1j * np.angle(np.exp(1j * F.imag))  # fold Im into (-pi, pi]
+        return F, dm * coef + L / zeta, m
+
+    def solve(self, x, scale: float, y_end=None):
+        """(m, zeta) at z = x + i y_end, continued from far above; x real array (> 0)."""
+        x = np.asarray(x, dtype=float)
+        y_end = 1e-9 * np.minimum(np.abs(x), scale) if y_end is None else np.broadcast_to(y_end, x.shape)
+        y = np.full(x.shape, 50.0 * (np.max(np.abs(x)) + scale))
+        log_m1 = self.L * np.log(self.chi)
+        z = x + 1j * y
+        zeta = self.law.mu(1) * z * np.exp(-log_m1)
+        done = np.zeros(x.shape, dtype=bool)
+        m = np.zeros(x.shape, dtype=complex)
+        for _ in range(400):
+            z = x + 1j * y
+            zeta, m = self._newton(zeta, np.log(z))
+            if np.all(done):
+                break
+            finished = y <= y_end
+            done |= finished
+            y = np.where(done, y, np.maximum(0.6 * y, y_end))
+        return m, zeta
+
+    def _newton(self, zeta, log_z):
+        zeta = zeta.copy()
+        m = np.zeros_like(zeta)
+        active = np.ones(zeta.shape, dtype=bool)
+        for _ in range(60):
+            idx = np.nonzero(active)[0]
+            if idx.size == 0:
+                break
+            F, dF, mm = self._residual(zeta[idx], log_z[idx])
+            m[idx] = mm
+            step = F / dF
+            limit = 0.5 * np.abs(zeta[idx])
+            big = np.abs(step) > limit
+            step[big] *= limit[big] / np.abs(step[big])
+            zeta[idx] -= step
+            converged = (np.abs(F) < 1e-13) | (np.abs(step) < 1e-14 * np.abs(zeta[idx]))
+            active[idx[converged]] = False
+        if np.any(active):
+            idx = np.nonzero(active)[0]
+            _, _, m[idx] = self._residual(zeta[idx], log_z[idx])
+        return zeta, m
+
+    def upper_edge(self) -> float:
+        """lambda_max: the first critical point of z(zeta) on the real axis above max d."""
+        L = self.L
+
+        def dlogz(zeta):
+            _, dF, _ = self._residual(np.array([zeta + 0j]), np.array([0.0 + 0j]))
+            return float(dF[0].real)
+
+        top = self.law.max_d
+        grid = top * (1.0 + np.geomspace(1e-12, 1e8, 400))
+        vals = np.array([dlogz(g) for g in grid])
+        sign = np.sign(vals)
+        change = np.nonzero(sign[:-1] * sign[1:] < 0)[0]
+        if change.size == 0 and self.law.discrete and len(self.law.atoms) > 1:
+            lo_atom = sorted(v for v, _ in self.law.atoms)[-2]
+            grid = lo_atom + (top - lo_atom) * np.linspace(1e-9, 1 - 1e-9, 400)
+            vals = np.array([dlogz(g) for g in grid])
+            sign = np.sign(vals)
+            change = np.nonzero(sign[:-1] * sign[1:] < 0)[0]
+        if change.size == 0:
+            return float("nan")
+        k = change[-1]
+        root = brentq(dlogz, grid[k], grid[k + 1], xtol=1e-15 * grid[k], rtol=1e-15)
+        _, _, m = self._residual(np.array([root + 0j]), np.array([0.0 + 0j]))
+        m = m[0].real
+        log_rhs = self.log_sw2L + np.log1p(m) - np.log(abs(m)) + L * (np.log(abs(m)) + np.log(root) - np.log1p(m))
+        if self.weights == "gaussian":
+            log_rhs += L * np.log1p(m)
+        return float(np.exp(log_rhs))

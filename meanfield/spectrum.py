@@ -1,0 +1,216 @@
+"""The spectrum of J J^T for a deep random network at its fixed point: :class:`JacobianSpectrum`.
+
+Built on :mod:`meanfield.freeprob`.  Conventions (DESIGN.md): J = D^L W^L ... D^1 W^1 with every
+pre-activation at q*, lambda = eigenvalue of J J^T (a squared singular value), mean chi_1^L.
+
+- ``pdf``: the density of the absolutely continuous part (known atoms subtracted from G first);
+- ``atoms``: from rank arguments (notes/spectra.md 2.8): mass 1 - p at 0 when D^2 has an atom at 0
+  (relu, hard-tanh), and for orthogonal weights with D^2 in {0, 1} mass max(0, 1 - L(1 - p)) at
+  sigma_w^(2L) (linear orthogonal: everything);
+- ``cdf``: atoms plus the continuous part integrated from the top edge down (deep spectra hold most
+  of their mass near 0, rho ~ lambda^(1/L - 1)): Gauss-Legendre panels in a square-root variable on
+  [0.02, 1] lambda_max and in log lambda on [1e-10, 0.02] lambda_max; below 1e-10 lambda_max the
+  remaining continuous mass is spread as the power law lambda^(1/L) (an approximation, stated);
+- ``mean``, ``var``, ``moment(k)``: closed forms from the S-transform series;
+- ``support()``: (0, lambda_max) with lambda_max the largest point of the support, atoms included.
+"""
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+from numpy.polynomial import legendre
+
+from . import validation as check
+from .activations import activation
+from .errors import DivergentFixedPointError, ParameterError
+from .freeprob import WEIGHTS, SpectrumSolver, d2_law, spectrum_moments
+from .maps import fixed_point
+
+__all__ = ["JacobianSpectrum", "jacobian_spectrum"]
+
+_FLOOR = 1e-10  # relative to lambda_max: below it the cdf uses the power-law extrapolation
+_SPLIT = 0.02
+_PANEL_NODES = 8
+_TOP_PANELS, _LOW_PANELS = 40, 24
+
+
+class JacobianSpectrum:
+    """Spectrum of J J^T at depth L (free probability).  See the module docstring."""
+
+    def __init__(self, act, sigma_w2, sigma_b2, depth, weights="orthogonal", q=None, n_nodes=800):
+        self.act = activation(act)
+        self.sigma_w2 = float(check.positive("sigma_w2", sigma_w2))
+        self.sigma_b2 = float(check.nonnegative("sigma_b2", sigma_b2))
+        self.depth = check.depth(depth)
+        if weights not in WEIGHTS:
+            raise ParameterError(f"weights must be one of {WEIGHTS}, got {weights!r}")
+        self.weights = weights
+        self.q = self._fixed_point() if q is None else float(check.positive("q", q))
+        self.law = d2_law(self.act, self.q, n_nodes)
+        self._solver = SpectrumSolver(self.law, self.sigma_w2, self.depth, weights)
+
+    def _fixed_point(self) -> float:
+        """q*; for linear and (leaky) relu the law of D^2 does not depend on q, so a divergent
+        variance map (sigma_w^2 above the edge) still has a well-defined Jacobian spectrum (q = 1)."""
+        try:
+            return float(fixed_point(self.act, self.sigma_w2, self.sigma_b2))
+        except DivergentFixedPointError:
+            if self.act.family in ("linear", "relu"):
+                return 1.0
+            raise
+
+    # ---- closed forms --------------------------------------------------------------------------
+    @cached_property
+    def _moments(self) -> np.ndarray:
+        return spectrum_moments(self.law, self.sigma_w2, self.depth, self.weights, k_max=8)
+
+    def moment(self, k: int) -> float:
+        """E[lambda^k] (atoms included), k = 1..8, from the S-transform series."""
+        k = check.positive_int("k", k)
+        if k > len(self._moments):
+            raise ParameterError(f"moment order must be between 1 and {len(self._moments)}, got {k}")
+        return float(self._moments[k - 1])
+
+    def mean(self) -> float:
+        """E[lambda] = chi_1^L."""
+        return self.moment(1)
+
+    def var(self) -> float:
+        """Var[lambda] = chi_1^(2L) L (mu_2/mu_1^2 - 1 - s_1) (+ higher orders), from the series."""
+        return self.moment(2) - self.moment(1) ** 2
+
+    @cached_property
+    def atoms(self) -> list[tuple[float, float]]:
+        """[(location, mass), ...] known from rank arguments."""
+        out = []
+        laws = dict((v, m) for v, m in self.law.atoms)
+        if set(laws) <= {0.0, 1.0} and self.law.discrete:
+            p = laws.get(1.0, 0.0)
+            if p < 1.0:
+                out.append((0.0, 1.0 - p))
+            if self.weights == "orthogonal":
+                top = max(0.0, 1.0 - self.depth * (1.0 - p))
+                if top > 0:
+                    out.append((self.sigma_w2**self.depth, top))
+        return out
+
+    @cached_property
+    def _top(self) -> float:
+        edge = self._solver.upper_edge()
+        atom_tops = [loc for loc, mass in self.atoms if mass > 0]
+        if np.isnan(edge):
+            return max(atom_tops) if atom_tops else float("nan")
+        return max([edge] + atom_tops)
+
+    def support(self) -> tuple[float, float]:
+        """(0, lambda_max): the largest point of the support (continuous edge or atom)."""
+        return 0.0, self._top
+
+    # ---- density ---------------------------------------------------------------------------------
+    def _continuous_mass(self) -> float:
+        return 1.0 - sum(m for _, m in self.atoms)
+
+    def pdf(self, lam) -> np.ndarray:
+        """Density of the absolutely continuous part of the law of lambda (vectorized)."""
+        lam = np.asarray(check.real_array("lam", lam), dtype=float)
+        flat = lam.ravel()
+        out = np.zeros(flat.shape)
+        hi = self._top
+        if self._continuous_mass() <= 1e-15:
+            return out.reshape(lam.shape)
+        live = (flat > 0) & (flat < hi * (1 + 1e-12))
+        if np.any(live):
+            x = flat[live]
+            scale = max(self.mean(), np.sqrt(max(self.moment(2), 0.0)))
+            m, _ = self._solver.solve(x, scale)
+            z = x + 1j * 1e-9 * np.minimum(x, scale)
+            G = (1 + m) / z
+            for loc, mass in self.atoms:
+                G = G - mass / (z - loc)
+            out[live] = np.maximum(-G.imag / np.pi, 0.0)
+        return out.reshape(lam.shape)
+
+    def singular_value_pdf(self, s) -> np.ndarray:
+        """Density of the singular values s = sqrt(lambda): 2 s pdf(s^2)."""
+        s = np.asarray(check.real_array("s", s), dtype=float)
+        return np.where(s > 0, 2 * s * self.pdf(s * s), 0.0)
+
+    # ---- cdf ---------------------------------------------------------------------------------
+    @cached_property
+    def _cdf_table(self):
+        """Panels (in the integration variables) with Legendre coefficients of the integrand."""
+        hi = self._top
+        if not np.isfinite(hi) or self._continuous_mass() <= 1e-15:
+            return None
+        xs = _SPLIT * hi
+        t, w = legendre.leggauss(_PANEL_NODES)
+        # top piece: x = hi - (hi - xs)(1 - u)^2, u in [0, 1]; bottom: x = exp(s)
+        u_edges = np.linspace(0.0, 1.0, _TOP_PANELS + 1)
+        s_edges = np.linspace(np.log(_FLOOR * hi), np.log(xs), _LOW_PANELS + 1)
+        pieces = []
+        for edges, kind in ((s_edges, "log"), (u_edges, "sqrt")):
+            mid, half = (edges[:-1] + edges[1:]) / 2, np.diff(edges) / 2
+            v = mid[:, None] + half[:, None] * t
+            if kind == "log":
+                x, dx = np.exp(v), np.exp(v)
+            else:
+                x, dx = hi - (hi - xs) * (1 - v) ** 2, 2 * (hi - xs) * (1 - v)
+            f = self.pdf(x.ravel()).reshape(x.shape) * dx
+            coef = np.array([legendre.legfit(t, row, _PANEL_NODES - 1) for row in f])
+            pieces.append((kind, edges, half, coef, (f * w).sum(axis=1) * half))
+        return hi, xs, pieces
+
+    def cdf(self, lam) -> np.ndarray:
+        """P(lambda <= lam), atoms included; continuous part integrated from the top edge."""
+        lam = np.asarray(check.real_array("lam", lam), dtype=float)
+        flat = lam.ravel()
+        out = np.zeros(flat.shape)
+        for loc, mass in self.atoms:
+            out += np.where(flat >= loc, mass, 0.0)
+        table = self._cdf_table
+        if table is None:
+            return out.reshape(lam.shape)
+        hi, xs, pieces = table
+        above = np.zeros(flat.shape)  # continuous mass above each point
+        (_, s_edges, s_half, s_coef, s_mass), (_, u_edges, u_half, u_coef, u_mass) = pieces
+        top_total = u_mass.sum()
+        low_total = s_mass.sum()
+        for i, x in enumerate(flat):
+            if x >= hi:
+                above[i] = 0.0
+            elif x >= xs:
+                u = 1 - np.sqrt((hi - x) / (hi - xs))
+                above[i] = _tail(u, u_edges, u_half, u_coef, u_mass)
+            elif x >= _FLOOR * hi:
+                above[i] = top_total + _tail(np.log(x), s_edges, s_half, s_coef, s_mass)
+            else:
+                below = self._continuous_mass() - top_total - low_total  # mass under the floor
+                frac = (max(x, 0.0) / (_FLOOR * hi)) ** (1.0 / self.depth)
+                above[i] = top_total + low_total + below * (1 - frac)
+        out += np.where(flat > 0, self._continuous_mass() - above, 0.0)
+        return np.clip(out, 0.0, 1.0).reshape(lam.shape)
+
+    def mass_below(self, lam: float) -> float:
+        """Continuous plus atomic mass at or below ``lam`` (the cdf), for Monte Carlo comparisons."""
+        return float(self.cdf(lam))
+
+    def plot(self, ax=None, samples=None):
+        """Density of lambda (log-x) with an optional histogram of sampled eigenvalues; returns the Axes."""
+        from .plotting import plot_spectrum
+
+        return plot_spectrum(self, ax=ax, samples=samples)
+
+
+def _tail(v, edges, half, coef, masses):
+    """Integral of the tabulated integrand from v to the end of the last panel."""
+    k = int(np.clip(np.searchsorted(edges, v) - 1, 0, len(masses) - 1))
+    t = (v - (edges[k] + edges[k + 1]) / 2) / half[k]
+    anti = legendre.legint(coef[k])
+    partial = (legendre.legval(1.0, anti) - legendre.legval(t, anti)) * half[k]
+    return float(partial + masses[k + 1 :].sum())
+
+
+def jacobian_spectrum(act, sigma_w2, sigma_b2, depth, weights="orthogonal", **kwargs) -> JacobianSpectrum:
+    """The spectrum of J J^T of a depth-L network at its fixed point (see :class:`JacobianSpectrum`)."""
+    return JacobianSpectrum(act, sigma_w2, sigma_b2, depth, weights, **kwargs)

@@ -1,0 +1,96 @@
+"""Jacobian spectra by free probability vs closed forms (notes/spectra.md, section 2.9).
+
+Independent routes: Marchenko-Pastur and Fuss-Catalan (linear Gaussian), the arcsine law of two
+free projections (relu orthogonal, L = 2), the closed-form Bernoulli edges, closed-form moments from
+the literature (Var = L (mu_2/mu_1^2 - 1 - s_1) chi^2L), and the mass balance of the density.
+"""
+import numpy as np
+import pytest
+from scipy import integrate, special
+
+import meanfield as mf
+from meanfield.errors import ParameterError
+from meanfield.spectrum import jacobian_spectrum
+
+
+def test_marchenko_pastur_density_cdf_edge():
+    s = jacobian_spectrum("linear", 1.0, 0.0, 1, "gaussian")
+    x = np.array([0.05, 0.5, 1.0, 2.0, 3.5, 3.99])
+    rho = np.sqrt(4 * x - x * x) / (2 * np.pi * x)
+    np.testing.assert_allclose(s.pdf(x), rho, rtol=1e-9)
+    cdf = [integrate.quad(lambda t: np.sqrt(4 * t - t * t) / (2 * np.pi * t), 0, v, epsabs=1e-13)[0] for v in x]
+    np.testing.assert_allclose(s.cdf(x), cdf, atol=1e-6)
+    assert s.support()[1] == pytest.approx(4.0, rel=1e-12)
+
+
+@pytest.mark.parametrize("L", [1, 2, 3, 7, 50])
+def test_fuss_catalan_moments_and_edge(L):
+    s = jacobian_spectrum("linear", 1.3, 0.0, L, "gaussian")
+    for k in range(1, 5):
+        fc = special.comb((L + 1) * k, k, exact=True) / (L * k + 1)
+        assert s.moment(k) == pytest.approx(fc * 1.3 ** (L * k), rel=1e-11)
+    assert s.support()[1] == pytest.approx(1.3**L * (L + 1) ** (L + 1) / L**L, rel=1e-11)
+
+
+def test_linear_orthogonal_is_a_point_mass():
+    s = jacobian_spectrum("linear", 1.5, 0.0, 20, "orthogonal")
+    assert s.atoms == [(1.5**20, 1.0)]
+    assert s.var() == pytest.approx(0.0, abs=1e-9 * s.mean() ** 2)
+    assert s.cdf(1.5**20 * (1 - 1e-9)) == 0.0 and s.cdf(1.5**20) == 1.0
+
+
+def test_relu_orthogonal_two_layers_is_arcsine_plus_atom():
+    s = jacobian_spectrum("relu", 2.0, 0.0, 2, "orthogonal")
+    assert s.atoms == [(0.0, 0.5)]
+    x = np.array([0.1, 1.0, 2.0, 3.9])
+    np.testing.assert_allclose(s.pdf(x), 1 / (2 * np.pi * np.sqrt(x * (4 - x))), rtol=1e-8)
+    np.testing.assert_allclose(s.cdf(np.array([1.0, 2.0])), [0.5 + np.arcsin(0.5) / np.pi, 0.75], atol=1e-6)
+
+
+@pytest.mark.parametrize("L", [1, 4, 16, 64])
+def test_relu_moments_and_edges_closed_form(L):
+    p = 0.5
+    g = jacobian_spectrum("relu", 2.0, 0.0, L, "gaussian")
+    o = jacobian_spectrum("relu", 2.0, 0.0, L, "orthogonal")
+    assert g.mean() == pytest.approx(1.0, rel=1e-13) and o.mean() == pytest.approx(1.0, rel=1e-13)
+    assert g.var() == pytest.approx(2 * L, rel=1e-12) and o.var() == pytest.approx(L, rel=1e-12)
+    assert o.moment(3) == pytest.approx(1 + 1.5 * L + 1.5 * L * L, rel=1e-12)
+    assert g.moment(3) == pytest.approx(1 + 4 * L + 6 * L * L, rel=1e-12)
+    ms = (-(L - 1) + np.sqrt((L - 1) ** 2 + 4 * L * p)) / (2 * L)
+    assert g.support()[1] == pytest.approx(2**L * (1 + ms) * (ms + p) ** L / ms, rel=1e-10)
+    if L * (1 - p) > 1:
+        mo = p / (L * (1 - p) - 1)
+        assert o.support()[1] == pytest.approx(2**L * (mo + p) ** L / (mo * (1 + mo) ** (L - 1)), rel=1e-10)
+
+
+@pytest.mark.parametrize("name,weights", [("relu", "gaussian"), ("relu", "orthogonal"), ("linear", "gaussian"), ("hardtanh", "orthogonal")])
+def test_density_integrates_to_the_continuous_mass(name, weights):
+    sw2 = {"relu": 2.0, "linear": 1.0, "hardtanh": 1.1}[name]
+    s = jacobian_spectrum(name, sw2, 0.05 if name == "hardtanh" else 0.0, 4, weights)
+    hi = s.support()[1]
+    cont = 1 - sum(m for _, m in s.atoms)
+    # the continuous part from the top down to 1e-10 lambda_max, plus the (small) rest below
+    assert s.cdf(hi) == pytest.approx(1.0, abs=1e-9)
+    assert s.cdf(1e-10 * hi) - sum(m for loc, m in s.atoms if loc == 0) < 0.1 * cont
+
+
+def test_no_jumps_in_the_density_along_a_fine_grid():
+    # branch continuity: the density of a deep relu spectrum is smooth on a fine log grid
+    s = jacobian_spectrum("relu", 2.0, 0.0, 16, "gaussian")
+    x = np.geomspace(1e-4, s.support()[1] * 0.95, 600)
+    r = np.log(s.pdf(x))
+    # smooth: second differences are O(h^2) (at most ~0.05, near the square-root edge) on this grid;
+    # a switch to a wrong root changes log rho by O(1)
+    jumps = np.abs(np.diff(r, 2))
+    assert np.max(jumps) < 0.2
+
+
+def test_bad_input():
+    with pytest.raises(ParameterError):
+        jacobian_spectrum("relu", 2.0, 0.0, 0)
+    with pytest.raises(ParameterError):
+        jacobian_spectrum("relu", 2.0, 0.0, 3, weights="unitary")
+    with pytest.raises(ParameterError):
+        jacobian_spectrum("relu", -1.0, 0.0, 3)
+    with pytest.raises(ParameterError):
+        jacobian_spectrum("relu", 2.0, 0.0, 3).moment(20)
