@@ -59,6 +59,10 @@ class D2Law:
     moments_exact: np.ndarray
 
     @property
+    def _total_weight(self) -> complex:
+        return complex(np.sum(self.weights))
+
+    @property
     def discrete(self) -> bool:
         return self.values is None
 
@@ -77,9 +81,12 @@ class D2Law:
                 m += mass * r
                 dm -= mass * r / (zeta - value)
             return m, dm
+        # d/(zeta - d) = zeta/(zeta - d) - 1:  M = zeta S0 - W,  M' = S0 - zeta S1,
+        # S0 = sum w/(zeta - d), S1 = sum w/(zeta - d)^2, W = sum w (= 1 up to quadrature error)
         inv = 1.0 / (zeta[..., None] - self.values)
-        term = self.values * inv
-        return term @ self.weights, -(term * inv) @ self.weights
+        s0 = inv @ self.weights
+        s1 = (inv * inv) @ self.weights
+        return zeta * s0 - self._total_weight, s0 - zeta * s1
 
 
 _N_MOMENTS = 12
@@ -242,44 +249,52 @@ def spectrum_moments(law: D2Law, sigma_w2: float, depth: int, weights: str, k_ma
 class SpectrumSolver:
     """Solve z = M_J^{-1}(m) for zeta at many z = x + iY by continuation in Y (vectorized in x)."""
 
-    def __init__(self, law: D2Law, sigma_w2: float, depth: int, weights: str):
+    def __init__(self, law: D2Law, sigma_w2: float, depth: int, weights: str, coarse: D2Law | None = None):
         self.law, self.sigma_w2, self.L, self.weights = law, float(sigma_w2), int(depth), weights
+        #: a cheaper quadrature of the same law, used while the spectral variable is far from the axis
+        self.coarse = coarse or law
         self.log_sw2L = self.L * np.log(self.sigma_w2)
         self.chi = self.sigma_w2 * law.mu(1)
 
-    def _residual(self, zeta, log_z):
-        m, dm = self.law.M(zeta)
+    def _residual(self, zeta, log_z, law=None):
+        m, dm = (law or self.law).M(zeta)
         L = self.L
-        log_rhs = self.log_sw2L + np.log(1 + m) - np.log(m) + L * (np.log(m) + np.log(zeta) - np.log(1 + m))
+        log_m, log_1m = np.log(m), np.log(1 + m)
+        log_rhs = self.log_sw2L + log_1m - log_m + L * (log_m + np.log(zeta) - log_1m)
         coef = 1 / (1 + m) - 1 / m + L / m - L / (1 + m)
         if self.weights == "gaussian":
-            log_rhs = log_rhs + L * np.log(1 + m)
+            log_rhs = log_rhs + L * log_1m
             coef = coef + L / (1 + m)
         F = log_rhs - log_z
         F = F.real + 1j * np.angle(np.exp(1j * F.imag))  # fold Im into (-pi, pi]
         return F, dm * coef + L / zeta, m
 
     def solve(self, x, scale: float, y_end=None):
-        """(m, zeta) at z = x + i y_end, continued from far above; x real array (> 0)."""
+        """(m, zeta) at z = x + i y_end, continued from far above; x real array (> 0).
+
+        Heights fall geometrically (ratio 0.5, then 0.02 below 1e-3 scale, where the root moves
+        little) from 50 (max x + scale) to y_end = 1e-9 min(x, scale) (default); Newton from the
+        previous height at each, on the points still moving.  The coarse
+        quadrature of the law serves while y > 1e-3 scale, the fine one below.
+        """
         x = np.asarray(x, dtype=float)
         y_end = 1e-9 * np.minimum(np.abs(x), scale) if y_end is None else np.broadcast_to(y_end, x.shape)
         y = np.full(x.shape, 50.0 * (np.max(np.abs(x)) + scale))
         log_m1 = self.L * np.log(self.chi)
-        z = x + 1j * y
-        zeta = self.law.mu(1) * z * np.exp(-log_m1)
-        done = np.zeros(x.shape, dtype=bool)
+        zeta = self.law.mu(1) * (x + 1j * y) * np.exp(-log_m1)
         m = np.zeros(x.shape, dtype=complex)
-        for _ in range(400):
-            z = x + 1j * y
-            zeta, m = self._newton(zeta, np.log(z))
-            if np.all(done):
-                break
-            finished = y <= y_end
-            done |= finished
-            y = np.where(done, y, np.maximum(0.6 * y, y_end))
+        live = np.ones(x.shape, dtype=bool)
+        while np.any(live):
+            idx = np.nonzero(live)[0]
+            law = self.coarse if np.min(y[idx]) > 1e-3 * scale else self.law
+            zeta[idx], m[idx] = self._newton(zeta[idx], np.log(x[idx] + 1j * y[idx]), law)
+            live[idx[y[idx] <= y_end[idx]]] = False
+            # near the axis the root moves little per height: descend faster there
+            ratio = np.where(y > 1e-3 * scale, 0.5, 0.02)
+            y = np.where(live, np.maximum(ratio * y, y_end), y)
         return m, zeta
 
-    def _newton(self, zeta, log_z):
+    def _newton(self, zeta, log_z, law=None):
         zeta = zeta.copy()
         m = np.zeros_like(zeta)
         active = np.ones(zeta.shape, dtype=bool)
@@ -287,7 +302,7 @@ class SpectrumSolver:
             idx = np.nonzero(active)[0]
             if idx.size == 0:
                 break
-            F, dF, mm = self._residual(zeta[idx], log_z[idx])
+            F, dF, mm = self._residual(zeta[idx], log_z[idx], law)
             m[idx] = mm
             step = F / dF
             limit = 0.5 * np.abs(zeta[idx])
@@ -298,7 +313,7 @@ class SpectrumSolver:
             active[idx[converged]] = False
         if np.any(active):
             idx = np.nonzero(active)[0]
-            _, _, m[idx] = self._residual(zeta[idx], log_z[idx])
+            _, _, m[idx] = self._residual(zeta[idx], log_z[idx], law)
         return zeta, m
 
     def upper_edge(self) -> float:
@@ -321,6 +336,10 @@ class SpectrumSolver:
             sign = np.sign(vals)
             change = np.nonzero(sign[:-1] * sign[1:] < 0)[0]
         if change.size == 0:
+            if not self.law.discrete and self.weights == "orthogonal":
+                # z(zeta) decreases all the way to the edge of the support of d, where m -> inf and
+                # z -> sigma_w^(2L) (max d)^L (e.g. L = 1: lambda = sigma_w^2 d exactly)
+                return float(np.exp(self.log_sw2L + L * np.log(top)))
             return float("nan")
         k = change[-1]
         root = brentq(dlogz, grid[k], grid[k + 1], xtol=1e-15 * grid[k], rtol=1e-15)

@@ -48,7 +48,8 @@ class JacobianSpectrum:
         self.weights = weights
         self.q = self._fixed_point() if q is None else float(check.positive("q", q))
         self.law = d2_law(self.act, self.q, n_nodes)
-        self._solver = SpectrumSolver(self.law, self.sigma_w2, self.depth, weights)
+        coarse = d2_law(self.act, self.q, max(50, n_nodes // 4))
+        self._solver = SpectrumSolver(self.law, self.sigma_w2, self.depth, weights, coarse)
 
     def _fixed_point(self) -> float:
         """q*; for linear and (leaky) relu the law of D^2 does not depend on q, so a divergent

@@ -94,3 +94,39 @@ def test_bad_input():
         jacobian_spectrum("relu", -1.0, 0.0, 3)
     with pytest.raises(ParameterError):
         jacobian_spectrum("relu", 2.0, 0.0, 3).moment(20)
+
+
+@pytest.mark.parametrize("name", ["tanh", "erf"])
+def test_smooth_one_layer_orthogonal_is_a_change_of_variables(name):
+    # L = 1, orthogonal: lambda = sigma_w^2 phi'(sqrt(q) g)^2 exactly, so
+    # P(lambda <= x) = P(|g| >= g(x)) = erfc(g(x)/sqrt 2), with g(x) the inverse of the map on g > 0
+    sw2, sb2 = 1.7, 0.1
+    s = jacobian_spectrum(name, sw2, sb2, 1, "orthogonal")
+    q = s.q
+    if name == "tanh":
+        g_of = lambda x: np.arccosh((sw2 / x) ** 0.25) / np.sqrt(q)  # d = sech^4(sqrt(q) g)
+    else:
+        g_of = lambda x: np.sqrt(np.log(4 * sw2 / (np.pi * x)) / (2 * q))  # d = (4/pi) e^{-2 q g^2}
+    top = sw2 * (1.0 if name == "tanh" else 4 / np.pi)
+    assert s.support()[1] == pytest.approx(top, rel=1e-9)
+    x = top * np.array([0.05, 0.3, 0.6, 0.9, 0.99])
+    np.testing.assert_allclose(s.cdf(x), special.erfc(g_of(x) / np.sqrt(2)), atol=1e-5)  # the stated cdf accuracy
+    # density: derivative of the cdf (central difference, relative step 1e-5: error ~1e-9)
+    h = 1e-5 * x
+    fd = (special.erfc(g_of(x + h) / np.sqrt(2)) - special.erfc(g_of(x - h) / np.sqrt(2))) / (2 * h)
+    np.testing.assert_allclose(s.pdf(x), fd, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name,weights,L", [("tanh", "orthogonal", 8), ("tanh", "gaussian", 4), ("erf", "orthogonal", 16)])
+def test_smooth_density_mass_and_mean_match_closed_forms(name, weights, L):
+    # the density (absolutely continuous, no atoms) has mean chi_1^L: trapezoid in log x on 2500
+    # points down to 1e-12 lambda_max (~1e-4 accurate), tolerance 1e-3; and the cdf's table
+    # integral equals an adaptive QUADPACK integral of the density over [0.5, 1] lambda_max (1e-6)
+    p = mf.critical_point(name, 0.05)
+    s = jacobian_spectrum(name, p.sigma_w2, 0.05, L, weights)
+    hi = s.support()[1]
+    x = np.geomspace(1e-12 * hi, hi, 2500)
+    r = s.pdf(x)
+    assert np.trapezoid(r * x * x, np.log(x)) == pytest.approx(s.mean(), rel=1e-3)
+    top = integrate.quad(lambda v: float(s.pdf(v)), 0.5 * hi, hi, epsabs=1e-9, limit=100)[0]
+    assert s.cdf(0.5 * hi) + top == pytest.approx(1.0, abs=1e-6)
