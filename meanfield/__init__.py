@@ -10,7 +10,7 @@ Conventions (every formula's normalisation) are those of the project's DESIGN.md
 N(0, sigma_w^2 / fan_in), b_i ~ N(0, sigma_b^2), q = variance of a pre-activation, depth counts
 weight layers.
 """
-from . import init, simulate, symbolic
+from . import freeprob, init, simulate, symbolic
 from .activations import BUILTIN_NAMES, Activation, activation
 from .criticality import CriticalPoint, CriticalRoot, critical_point, critical_sigma_w2
 from .errors import (
@@ -31,6 +31,7 @@ from .gaussian import (
     second_moment_slope,
     smoothed,
 )
+from .isometry import IsometryReport, isometry
 from .kernels import kernel, nngp_kernel
 from .maps import (
     DepthScales,
@@ -45,6 +46,7 @@ from .maps import (
     variance_map,
 )
 from .phase import PhaseDiagram, phase_diagram
+from .spectrum import JacobianSpectrum, jacobian_spectrum
 
 __version__ = "0.1.0"
 
@@ -59,5 +61,7 @@ __all__ = [
     "DepthScales", "Propagation", "chi1", "correlation_fixed_point", "correlation_map", "depth_scales",
     "fixed_point", "propagation", "q_slope", "variance_map",
     "PhaseDiagram", "phase_diagram",
-    "init", "simulate", "symbolic",
+    "JacobianSpectrum", "jacobian_spectrum",
+    "IsometryReport", "isometry",
+    "freeprob", "init", "simulate", "symbolic",
 ]

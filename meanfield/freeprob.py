@@ -83,9 +83,10 @@ class D2Law:
             return m, dm
         # d/(zeta - d) = zeta/(zeta - d) - 1:  M = zeta S0 - W,  M' = S0 - zeta S1,
         # S0 = sum w/(zeta - d), S1 = sum w/(zeta - d)^2, W = sum w (= 1 up to quadrature error)
+        # einsum, not BLAS: multi-threaded zgemv on many small calls stalls when cores are shared
         inv = 1.0 / (zeta[..., None] - self.values)
-        s0 = inv @ self.weights
-        s1 = (inv * inv) @ self.weights
+        s0 = np.einsum("...j,j->...", inv, self.weights)
+        s1 = np.einsum("...j,j->...", inv * inv, self.weights)
         return zeta * s0 - self._total_weight, s0 - zeta * s1
 
 
@@ -106,16 +107,17 @@ def _discrete(act: Activation, q: float):
 
 
 def _contour(act: Activation, q: float, n: int):
-    """Deformed contour g(t) = t + i c(t), t in [0, 9], and weights 2 varphi(g) g'(t) w_t.
+    """Deformed contour g(t) = t + i c(t), t = 9 u^2 in [0, 9], and weights 2 varphi(g) g'(t) dt.
 
     d(g) = phi'(sqrt(q) g)^2 is even and decreasing on g > 0 for the supported smooth activations
     (odd phi with |phi'| decreasing: tanh, erf, ...), so the poles of d/(zeta - d) move below the
     contour as zeta enters the upper half plane; c(t) = kappa tanh(t) lifts the contour by kappa,
     kept below phi's complex singularities (kappa <= 0.6 of their distance).
     """
-    t, w = special.roots_legendre(n)
-    t = 4.5 * (t + 1.0)
-    w = 4.5 * w
+    u, w = special.roots_legendre(n)
+    u = (u + 1.0) / 2  # t = 9 u^2 clusters the nodes near g = 0, where the poles of d/(zeta - d)
+    t = 9.0 * u * u  # approach the contour when zeta nears the top of the support of d
+    w = w / 2 * 18.0 * u
     kappa = min(1.5, 0.6 * _singularity_distance(act) / np.sqrt(q)) if q > 0 else 0.0
     c = kappa * np.tanh(t)
     dc = kappa / np.cosh(t) ** 2
