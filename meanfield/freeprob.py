@@ -34,7 +34,7 @@ from .activations import Activation
 from .errors import ParameterError
 from .gaussian import expectation
 
-__all__ = ["D2Law", "d2_law", "WEIGHTS", "spectrum_moments", "SpectrumSolver"]
+__all__ = ["D2Law", "d2_law", "WEIGHTS", "spectrum_moments", "SpectrumSolver", "weights_s_transform"]
 
 WEIGHTS = ("gaussian", "orthogonal")
 _INV_SQRT2PI = 1.0 / np.sqrt(2.0 * np.pi)
@@ -88,6 +88,36 @@ class D2Law:
         s0 = np.einsum("...j,j->...", inv, self.weights)
         s1 = np.einsum("...j,j->...", inv * inv, self.weights)
         return zeta * s0 - self._total_weight, s0 - zeta * s1
+
+
+    def s_transform(self, w):
+        """S_{D^2}(w) = (1 + w)/(w zeta(w)), zeta = M^{-1}(w), for w in (-1, 0) or (0, inf) or complex.
+
+        Bernoulli laws (atoms {0, 1}, P(d = 1) = p) in closed form, (1 + w)/(w + p); otherwise
+        M(zeta) = w is inverted by Newton's method from zeta = mu_1 / w + (second-moment term).
+        """
+        w = np.asarray(w, dtype=complex)
+        atoms = dict(self.atoms)
+        if self.discrete and set(atoms) <= {0.0, 1.0}:
+            return (1 + w) / (w + atoms.get(1.0, 0.0))
+        zeta = self.mu(1) / w + self.mu(2) / self.mu(1)  # M(zeta) ~ mu_1/zeta + mu_2/zeta^2
+        for _ in range(100):
+            m, dm = self.M(zeta)
+            step = (m - w) / dm
+            zeta = zeta - step
+            if np.all(np.abs(step) <= 1e-15 * np.abs(zeta)):
+                break
+        return (1 + w) / (w * zeta)
+
+
+def weights_s_transform(weights: str, sigma_w2: float, w):
+    """S_{W^T W}(w): sigma_w^-2/(1 + w) for Gaussian (Marchenko-Pastur), sigma_w^-2 for orthogonal."""
+    w = np.asarray(w, dtype=complex)
+    if weights == "gaussian":
+        return 1.0 / (sigma_w2 * (1 + w))
+    if weights == "orthogonal":
+        return np.full(w.shape, 1.0 / sigma_w2, dtype=complex)
+    raise ParameterError(f"weights must be one of {WEIGHTS}, got {weights!r}")
 
 
 _N_MOMENTS = 12

@@ -130,3 +130,22 @@ def test_smooth_density_mass_and_mean_match_closed_forms(name, weights, L):
     assert np.trapezoid(r * x * x, np.log(x)) == pytest.approx(s.mean(), rel=1e-3)
     top = integrate.quad(lambda v: float(s.pdf(v)), 0.5 * hi, hi, epsabs=1e-9, limit=100)[0]
     assert s.cdf(0.5 * hi) + top == pytest.approx(1.0, abs=1e-6)
+
+
+def test_s_transforms():
+    from meanfield.freeprob import d2_law, weights_s_transform
+
+    relu = d2_law(mf.activation("relu"), 1.0)
+    w = np.array([0.1, 0.5, 2.0])
+    np.testing.assert_allclose(relu.s_transform(w), (1 + w) / (w + 0.5), rtol=1e-15)
+    # smooth law: the S-transform inverts M; check M(zeta(w)) = w through S's definition, and
+    # the small-w expansion S(w) = (1/mu_1)(1 + (1 - mu_2/mu_1^2) w + O(w^2))
+    law = d2_law(mf.activation("tanh"), 0.7)
+    S = law.s_transform(w)
+    zeta = (1 + w) / (w * S)
+    np.testing.assert_allclose(law.M(zeta)[0], w, rtol=1e-12)
+    small = 1e-4
+    a1 = 1 - law.mu(2) / law.mu(1) ** 2
+    assert law.s_transform(small).real == pytest.approx((1 + a1 * small) / law.mu(1), rel=1e-7)
+    np.testing.assert_allclose(weights_s_transform("gaussian", 2.0, w), 1 / (2 * (1 + w)))
+    np.testing.assert_allclose(weights_s_transform("orthogonal", 2.0, w), 0.5)
