@@ -25,6 +25,10 @@ Building blocks, reused by the Jacobian and exact-finite-width samplers:
   :func:`forward` collects the pre-activations h^1..h^L.
 - :func:`signal_statistics`: empirical q^l and c^l of two inputs, to compare with the mean-field maps
   (:func:`meanfield.variance_map`, :func:`meanfield.correlation_map`).
+- :func:`jacobian_singular_values`: input-output Jacobians J = D^L W^L ... D^1 W^1 of sampled networks
+  at q* and the eigenvalues lambda of J J^T (a :class:`JacobianSamples`), with the comparison helpers
+  :func:`ks_distance`, :func:`ks_bound`, :func:`moment_errors` and :func:`conditioned_bernoulli_p`
+  for checking them against the free-probability spectrum (``meanfield.jacobian_spectrum``).
 
 Array layout: weights (..., fan_out, fan_in), biases (..., fan_out), inputs (..., n_inputs, n_0),
 pre-activations (..., n_inputs, n_l), where ``...`` is empty or (n_networks,).
@@ -50,6 +54,14 @@ __all__ = [
     "forward",
     "signal_statistics",
     "SignalStatistics",
+    "jacobian_singular_values",
+    "JacobianSamples",
+    "ks_distance",
+    "KSResult",
+    "ks_bound",
+    "moment_errors",
+    "MomentErrors",
+    "conditioned_bernoulli_p",
 ]
 
 #: Allowed values of the ``weights`` argument.
@@ -525,3 +537,513 @@ def signal_statistics(
                 q12[:, l] = cross / width
                 c[:, l] = cross / np.sqrt(sq[:, 0] * sq[:, 1])
     return SignalStatistics(act, sw2, sb2, depth, width, x1.size, kind, n_networks, seed, q, q12, c)
+
+
+# ----------------------------------------------------------------------------------------------
+# input-output Jacobians and their spectra
+# ----------------------------------------------------------------------------------------------
+def _with_progress(iterable, total: int, enabled: bool, desc: str):
+    """Wrap ``iterable`` in a tqdm bar when asked and tqdm is installed (an optional dependency)."""
+    if not enabled:
+        return iterable
+    try:
+        from tqdm import tqdm
+    except ImportError:  # progress is a convenience: silently off without tqdm
+        return iterable
+    return tqdm(iterable, total=total, desc=desc, leave=False)
+
+
+@dataclass(frozen=True, eq=False)
+class JacobianSamples:
+    """Eigenvalues of J J^T for sampled networks (from :func:`jacobian_singular_values`).
+
+    J = dx^L / dx^0 = D^L W^L ... D^1 W^1, D^l = diag(phi'(h^l)) (DESIGN.md).  Row k of every
+    per-network array is network k; column l - 1 of the per-layer arrays is layer l = 1..depth.
+
+    Attributes
+    ----------
+    activation : Activation
+    sigma_w2, sigma_b2 : float
+    depth, width, n_networks : int
+    weights : str
+        "gaussian" or "orthogonal".
+    seed : object
+        The seed that was passed.
+    q0 : float
+        Pre-activation variance the input was prepared at (q* unless given).
+    lam : ndarray, shape (n_networks, width)
+        Eigenvalues lambda = s^2 of J J^T, ascending per network, computed as exp(log_lam): they
+        underflow to 0 (deep relu, contracting phases) or overflow to inf (deep chaotic phases) where
+        float64 cannot hold them; ``log_lam`` keeps them.
+    log_lam : ndarray, shape (n_networks, width)
+        log lambda = 2 (log_scale + log s~) with s~ the singular values of the rescaled product;
+        -inf where s~ = 0 exactly.  Below ~1e-30 lambda_max (float64 rounding of the product) the
+        values are numerical noise, not spectrum (notes/spectra.md 2.8).
+    log_scale : ndarray, shape (n_networks,)
+        log of the factor divided out of the running product (J = exp(log_scale) J~); -inf if J = 0.
+    active_fraction : ndarray, shape (n_networks, depth)
+        k_l / N, the fraction of units with phi'(h^l_i) != 0 (below 1 for relu, hard-tanh).
+    d2_mean : ndarray, shape (n_networks, depth)
+        Empirical (1/N) sum_i phi'(h^l_i)^2, the sampled mu_1 of layer l (chi_1 = sigma_w^2 mu_1).
+    bernoulli : bool
+        True when in every layer of every network phi'(h)^2 took at most the two values {0, c_l}
+        (linear, relu, hard-tanh): then D^2 has a two-point law and conditioning on the active
+        fractions is meaningful (:func:`conditioned_bernoulli_p`).
+    """
+
+    activation: Activation
+    sigma_w2: float
+    sigma_b2: float
+    depth: int
+    width: int
+    weights: str
+    n_networks: int
+    seed: object
+    q0: float
+    lam: np.ndarray
+    log_lam: np.ndarray
+    log_scale: np.ndarray
+    active_fraction: np.ndarray
+    d2_mean: np.ndarray
+    bernoulli: bool
+
+    @property
+    def singular_values(self) -> np.ndarray:
+        """Singular values s = sqrt(lambda) of J, shape (n_networks, width), ascending."""
+        return np.sqrt(self.lam)
+
+    @property
+    def lam_flat(self) -> np.ndarray:
+        """All eigenvalues pooled over networks, shape (n_networks * width,)."""
+        return self.lam.ravel()
+
+    @property
+    def log_lam_flat(self) -> np.ndarray:
+        """``log_lam`` pooled over networks."""
+        return self.log_lam.ravel()
+
+    @property
+    def singular_values_flat(self) -> np.ndarray:
+        """``singular_values`` pooled over networks."""
+        return self.singular_values.ravel()
+
+    @property
+    def log_lam_max(self) -> np.ndarray:
+        """log of the largest eigenvalue per network, shape (n_networks,)."""
+        return self.log_lam[:, -1]
+
+    @property
+    def network_means(self) -> np.ndarray:
+        """tr(J J^T) / N of each network, shape (n_networks,) (its expectation -> chi_1^L)."""
+        return self.lam.mean(axis=1)
+
+    @property
+    def active_units(self) -> np.ndarray:
+        """k_l, the number of units with phi' != 0 per network and layer, shape (n_networks, depth)."""
+        return np.rint(self.active_fraction * self.width).astype(int)
+
+    @property
+    def min_active_units(self) -> np.ndarray:
+        """min_l k_l per network: rank J = min_l rank D^l for random weights (notes/spectra.md 2.8)."""
+        return self.active_units.min(axis=1)
+
+    def numerical_rank(self, rtol: float | None = None) -> np.ndarray:
+        """Number of singular values above ``rtol`` times the largest, per network.
+
+        The default rtol = width * eps(float64) is numpy's ``matrix_rank`` convention; the test is
+        done on ``log_lam``, so it works where ``lam`` under- or overflows.
+        """
+        if rtol is None:
+            rtol = self.width * np.finfo(float).eps
+        rtol = float(check.positive("rtol", rtol))
+        threshold = self.log_lam_max[:, None] + 2.0 * np.log(rtol)
+        return np.count_nonzero(self.log_lam > threshold, axis=1)
+
+
+def _scale_free_derivative(act: Activation) -> bool:
+    """True when phi'(c x) = phi'(x) for c > 0 (linear, relu, leaky relu): then D^l, hence the spectrum
+    of J, does not depend on the pre-activation variance q.  Checked on a fixed set of points."""
+    x = np.concatenate([-np.logspace(-3, 3, 25), np.logspace(-3, 3, 25)])
+    with np.errstate(all="ignore"):
+        base = np.broadcast_to(np.asarray(act.dphi(x), dtype=float), x.shape)
+        return all(
+            np.array_equal(np.broadcast_to(np.asarray(act.dphi(c * x), dtype=float), x.shape), base)
+            for c in (1e-3, 7.0, 1e3)
+        )
+
+
+def _jacobian_q(act: Activation, sw2: float, sb2: float) -> float:
+    """q* for the Jacobian sampler; q = 1 where q* diverges but the spectrum does not depend on q."""
+    from .errors import DivergentFixedPointError
+    from .maps import fixed_point  # maps does not import simulate; imported here to keep it that way
+
+    try:
+        return float(fixed_point(act, sw2, sb2))
+    except DivergentFixedPointError:
+        if _scale_free_derivative(act):
+            return 1.0
+        raise
+
+
+def jacobian_singular_values(
+    act: ActivationLike,
+    sigma_w2: float,
+    sigma_b2: float,
+    depth: int,
+    width: int,
+    weights: str = "orthogonal",
+    n_networks: int = 1,
+    seed: RNGLike = None,
+    q0: float | None = None,
+    progress: bool = False,
+) -> JacobianSamples:
+    """Eigenvalues lambda of J J^T for sampled networks of ``depth`` square layers of ``width`` units.
+
+    J = dx^L / dx^0 = D^L W^L ... D^1 W^1 with D^l = diag(phi'(h^l)) at the sampled pre-activations
+    (DESIGN.md; Pennington, Schoenholz & Ganguli 2017).  The infinite-width law of lambda is
+    ``meanfield.jacobian_spectrum(act, sigma_w2, sigma_b2, depth, weights)``; its mean is chi_1^L.
+
+    Procedure, for ``n_networks`` independent networks at once (stacked arrays; the only Python loop is
+    over layers):
+
+    1. Input at q* (notes/spectra.md, pitfall 9): h^0 = sqrt(N q0) g / |g|, g ~ N(0, I_N), and
+       x^0 = phi(h^0); then h^1 = W^1 x^0 + b^1 has variance sigma_w^2 |phi(h^0)|^2 / N + sigma_b^2
+       ~ V(q0) = q0 when q0 = q*, and every later layer stays at q* (up to O(N^-1/2) fluctuations).
+       Feeding |x^0|^2 = N q* directly would put h^1 at sigma_w^2 q* + sigma_b^2 != q* instead.
+    2. Layers from :func:`sample_layers` (W^l, then b^l, from one stream seeded by ``seed``; the input
+       is drawn first) and pre-activations from :func:`propagate`: the real forward pass.
+    3. J accumulated as J^l = D^l W^l J^{l-1}, one N x N product per layer and network, with
+       rescaling: after each layer the running product is divided by its RMS singular value
+       |J|_F / sqrt(N) and the log of that factor added to ``log_scale``, so that products over
+       hundreds of layers neither overflow nor underflow (the singular values of the rescaled
+       product stay O(1) at the top).
+    4. Singular values s~ of the rescaled product (``np.linalg.svd(compute_uv=False)`` on the stack):
+       log lambda = 2 (log_scale + log s~), lambda = exp(log lambda).
+
+    Cost: L N^3 flops per network for the products (plus the Haar QR for orthogonal weights, about
+    as much again) and one SVD.  Memory: three (n_networks, N, N) float64 arrays at a time.
+    Multi-threaded BLAS on few cores can make the QR many times slower: set OPENBLAS_NUM_THREADS=1
+    (or use threadpoolctl) when several processes share the machine.
+
+    Parameters
+    ----------
+    act : str, callable or Activation
+    sigma_w2, sigma_b2 : float
+        Weight and bias variances (>= 0).
+    depth : int
+        Number of weight layers L >= 1.
+    width : int
+        N, the width of the input and of every layer (square layers).
+    weights : {"orthogonal", "gaussian"}
+        W = sigma_w O with O Haar, or W_ij ~ N(0, sigma_w^2 / N) (see :func:`sample_weights`).
+    n_networks : int
+        Independent networks, sampled together.
+    seed : int, SeedSequence, Generator or None
+        The draws are made layer by layer for the whole stack, so network k depends on n_networks.
+    q0 : float or None
+        Pre-activation variance to prepare the input at; default q* = meanfield.fixed_point(act,
+        sigma_w2, sigma_b2).  Where q grows without bound (DivergentFixedPointError, e.g. relu or
+        linear with large sigma_w2) q0 = 1 is used if phi' is scale-free (phi'(c x) = phi'(x) for
+        c > 0: linear, relu, leaky relu), whose spectrum does not depend on q; otherwise the error
+        is raised: give q0.
+    progress : bool
+        Show a tqdm progress bar over layers (silently off when tqdm is not installed).
+
+    Returns
+    -------
+    JacobianSamples
+
+    Raises
+    ------
+    ParameterError
+        Bad depth, width, variances, q0, weights or n_networks, or phi' not finite at the sampled
+        pre-activations.
+    """
+    act = activation(act)
+    sw2 = _scalar_variance("sigma_w2", sigma_w2)
+    sb2 = _scalar_variance("sigma_b2", sigma_b2)
+    depth = check.depth(depth)
+    width = check.positive_int("width", width)
+    n_networks = check.positive_int("n_networks", n_networks)
+    kind = _weights_kind(weights)
+    if not isinstance(progress, (bool, np.bool_)):
+        raise ParameterError(f"progress must be True or False, got {progress!r}")
+    if q0 is None:
+        q = _jacobian_q(act, sw2, sb2)
+    else:
+        q = _scalar_variance("q0", q0)
+    rng = _generator(seed)
+
+    n, N = n_networks, width
+    g = rng.standard_normal((n, 1, N))
+    h0 = g * (np.sqrt(N * q) / np.linalg.norm(g, axis=-1, keepdims=True))
+    with np.errstate(over="ignore", invalid="ignore"):
+        x0 = np.asarray(act.phi(h0), dtype=float)
+    if not np.all(np.isfinite(x0)):
+        raise ParameterError(f"phi({act.name}) is not finite at inputs of variance q0={q!r}")
+
+    active = np.empty((n, depth))
+    d2_mean = np.empty((n, depth))
+    two_point = True
+    log_scale = np.zeros(n)
+    jac = np.empty((n, N, N))
+    work = np.empty((n, N, N))
+    steps = propagate(act, sample_layers(rng, [N] * (depth + 1), sw2, sb2, kind, n), x0)
+    steps = _with_progress(steps, depth, bool(progress), f"Jacobian ({n} x {N}x{N}, L={depth})")
+    for l, (w, _, h) in enumerate(steps):
+        d = np.broadcast_to(np.asarray(act.dphi(h[:, 0, :]), dtype=float), (n, N))
+        if not np.all(np.isfinite(d)):
+            raise ParameterError(
+                f"phi' of {act.name} is not finite at the sampled pre-activations of layer {l + 1}"
+            )
+        d2 = d * d
+        active[:, l] = np.count_nonzero(d, axis=1) / N
+        d2_mean[:, l] = d2.mean(axis=1)
+        if two_point:
+            top = d2.max(axis=1, keepdims=True)
+            two_point = bool(np.all((d2 == 0.0) | (d2 == top)))
+        if l == 0:
+            np.multiply(d[:, :, None], w, out=jac)  # J^1 = D^1 W^1
+        else:
+            np.matmul(w, jac, out=work)  # W^l J^{l-1}
+            np.multiply(d[:, :, None], work, out=work)
+            jac, work = work, jac
+        rms = np.sqrt(np.einsum("kij,kij->k", jac, jac) / N)
+        if not np.all(np.isfinite(rms)):
+            raise ParameterError(f"the Jacobian product is not finite at layer {l + 1}")
+        positive = rms > 0
+        jac /= np.where(positive, rms, 1.0)[:, None, None]
+        with np.errstate(divide="ignore"):
+            log_scale += np.where(positive, np.log(np.where(positive, rms, 1.0)), -np.inf)
+    del work
+
+    s = np.linalg.svd(jac, compute_uv=False)[:, ::-1]  # ascending
+    del jac
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        log_lam = 2.0 * (np.log(s) + log_scale[:, None])
+        log_lam = np.where(s > 0, log_lam, -np.inf)
+        lam = np.exp(log_lam)
+    return JacobianSamples(
+        act, sw2, sb2, depth, N, kind, n, seed, q,
+        np.ascontiguousarray(lam), np.ascontiguousarray(log_lam), log_scale, active, d2_mean, two_point,
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# comparisons with the infinite-width theory
+# ----------------------------------------------------------------------------------------------
+def _lam_values(samples) -> np.ndarray:
+    """Pooled eigenvalues of a JacobianSamples or of an array (NaN refused, +inf allowed)."""
+    if isinstance(samples, JacobianSamples):
+        return samples.lam_flat.astype(float)
+    if samples is None or isinstance(samples, (str, bytes)):
+        raise ParameterError(f"samples must be JacobianSamples or an array of eigenvalues, got {samples!r}")
+    try:
+        values = np.asarray(samples, dtype=float).ravel()
+    except (TypeError, ValueError):
+        raise ParameterError(f"samples must be JacobianSamples or an array of eigenvalues, got {samples!r}") from None
+    if values.size == 0 or np.any(np.isnan(values)):
+        raise ParameterError("samples must be a non-empty array of eigenvalues without NaN")
+    return values
+
+
+@dataclass(frozen=True)
+class KSResult:
+    """Kolmogorov-Smirnov comparison of sampled eigenvalues with a theoretical CDF (:func:`ks_distance`).
+
+    Attributes
+    ----------
+    statistic : float
+        sup |F_n(x) - F(x)| over x >= floor (over all x without a floor), both sides of every jump.
+    n : int
+        Number of sampled eigenvalues (all of them, below the floor included: the DKW bound
+        :func:`ks_bound` is for this n).
+    location : float
+        An x where the supremum is attained (the left limit there if that side attains it).
+    floor : float or None
+    mass_below_floor_empirical, mass_below_floor_theory : float or None
+        F_n(floor) (the fraction of samples <= floor) and F(floor); their difference is part of the
+        statistic.  None without a floor.
+    """
+
+    statistic: float
+    n: int
+    location: float
+    floor: float | None = None
+    mass_below_floor_empirical: float | None = None
+    mass_below_floor_theory: float | None = None
+
+
+def _evaluate_cdf(cdf: Callable, x: np.ndarray) -> np.ndarray:
+    try:
+        values = np.asarray(cdf(x), dtype=float)
+        if values.shape != x.shape:
+            raise ValueError
+    except (TypeError, ValueError):  # a scalar-only callable
+        values = np.array([float(cdf(v)) for v in x])
+    if np.any(np.isnan(values)):
+        raise ParameterError("the theoretical CDF returned NaN")
+    return values
+
+
+def ks_distance(samples, cdf, floor: float | None = None, atoms=None, atom_rtol: float = 1e-8) -> KSResult:
+    """Kolmogorov-Smirnov distance between the empirical CDF of lambda and a theoretical CDF.
+
+    D = sup_{x >= floor} |F_n(x) - F(x)|, computed exactly for a right-continuous F with atoms: between
+    consecutive samples F_n is constant and F monotone, so the supremum is attained at a sample, either
+    at it (F_n(x_i) vs F(x_i)) or just before it (F_n(x_i-) vs F(x_i-)); both are evaluated at every
+    distinct sample.  The left limits F(x_i-) are cdf(x_i) minus the atoms located at x_i when the
+    atoms are known, else cdf evaluated one float below x_i.
+
+    Parameters
+    ----------
+    samples : JacobianSamples or array_like
+        Eigenvalues lambda (pooled over networks).
+    cdf : callable or object with a ``cdf`` method
+        F(x), vectorized over an array (a scalar-only callable also works, more slowly).  An object
+        such as ``JacobianSpectrum`` is used through ``.cdf``, and its ``.atoms`` when ``atoms`` is None.
+    floor : float or None
+        Compare only at x >= floor, and report the masses below it.  Deep relu-like spectra have most
+        of their mass below 1e-8 lambda_max where a float64 product cannot resolve it (notes/spectra.md
+        2.8): use floor = 1e-8 * the top of the support.  The point x = floor is included, so the
+        statistic is at least |F_n(floor) - F(floor)|.
+    atoms : sequence of (location, mass) or None
+        Atoms of F.  Samples within ``atom_rtol`` (relative) of an atom at a nonzero location are
+        moved onto it: rounding spreads e.g. the atom at sigma_w^(2L) of orthogonal networks over
+        ~1e-13 relative, which would otherwise count as a spurious KS distance of up to the atom's
+        mass.  The atom at 0 is never snapped (use ``floor``).
+    atom_rtol : float
+
+    Returns
+    -------
+    KSResult
+    """
+    x = np.sort(_lam_values(samples))
+    n = x.size
+    if hasattr(cdf, "cdf") and callable(cdf.cdf):
+        if atoms is None:
+            atoms = getattr(cdf, "atoms", None)
+        cdf = cdf.cdf
+    if not callable(cdf):
+        raise ParameterError(f"cdf must be callable or have a .cdf method, got {cdf!r}")
+    atom_list = []
+    for atom in atoms or ():
+        try:
+            loc, mass = (float(v) for v in atom)
+        except (TypeError, ValueError):
+            raise ParameterError(f"atoms must be (location, mass) pairs, got {atoms!r}") from None
+        atom_list.append((loc, mass))
+    atom_rtol = float(check.nonnegative("atom_rtol", atom_rtol))
+    for loc, _ in atom_list:
+        if loc != 0.0:
+            x[np.abs(x - loc) <= atom_rtol * abs(loc)] = loc  # keeps the order: the band is contiguous
+    f_floor = None
+    if floor is not None:
+        f_floor = float(check.real_array("floor", floor))
+    points = np.unique(x if f_floor is None else x[x > f_floor])
+    right_emp = np.searchsorted(x, points, side="right") / n
+    left_emp = np.searchsorted(x, points, side="left") / n
+    right = _evaluate_cdf(cdf, points) if points.size else np.empty(0)
+    if atom_list:
+        left = right.copy()
+        for loc, mass in atom_list:
+            left[points == loc] -= mass
+    elif points.size:
+        left = _evaluate_cdf(cdf, np.nextafter(points, -np.inf))
+    else:
+        left = np.empty(0)
+    gaps = np.concatenate([np.abs(right_emp - right), np.abs(left_emp - left)])
+    where = np.concatenate([points, points])
+    emp_floor = theory_floor = None
+    if f_floor is not None:
+        emp_floor = float(np.searchsorted(x, f_floor, side="right") / n)
+        theory_floor = float(_evaluate_cdf(cdf, np.array([f_floor]))[0])
+        gaps = np.append(gaps, abs(emp_floor - theory_floor))
+        where = np.append(where, f_floor)
+    k = int(np.argmax(gaps))
+    return KSResult(float(gaps[k]), n, float(where[k]), f_floor, emp_floor, theory_floor)
+
+
+def ks_bound(n: int, alpha: float = 1e-3) -> float:
+    """DKW bound: P(sup |F_n - F| > eps) <= alpha for eps = sqrt(log(2 / alpha) / (2 n)), n iid samples.
+
+    (Dvoretzky-Kiefer-Wolfowitz with Massart's constant.)  Independent networks are independent
+    samples, but the n = N eigenvalues of one network are not: they repel, so their empirical CDF
+    fluctuates far less than an iid sample's (~log N / N rather than N^-1/2 for rigid random-matrix
+    spectra), and the bound with n = the total number of eigenvalues is conservative for them.  It
+    does not cover finite-width bias (e.g. the O(N^-1/2) rank fluctuations of relu layers, see
+    :func:`conditioned_bernoulli_p`), which has to be budgeted separately.
+    """
+    n = check.positive_int("n", n)
+    alpha = float(check.positive("alpha", alpha))
+    if alpha >= 1:
+        raise ParameterError(f"alpha must lie in (0, 1), got {alpha!r}")
+    return float(np.sqrt(np.log(2.0 / alpha) / (2.0 * n)))
+
+
+@dataclass(frozen=True)
+class MomentErrors:
+    """Sampled mean and variance of lambda against theory (:func:`moment_errors`).
+
+    ``mean_rel_error`` = (sample_mean - mean) / mean and ``var_rel_error`` = (sample_var - var) / var,
+    signed; where the theoretical variance is 0 (linear orthogonal: a point mass) the variance error is
+    taken relative to mean^2 instead.  ``mean_rel_se`` is the standard error of the sample mean across
+    independent networks, relative to the theoretical mean (NaN for one network or an array input):
+    a yardstick for ``mean_rel_error``.
+    """
+
+    sample_mean: float
+    sample_var: float
+    mean: float
+    var: float
+    mean_rel_error: float
+    var_rel_error: float
+    mean_rel_se: float
+
+
+def moment_errors(samples, mean: float, var: float) -> MomentErrors:
+    """Relative errors of the pooled sample mean and variance of lambda (ddof = 0: the variance of the
+    empirical spectral distribution, the quantity whose limit is the theory's ``var()``).
+
+    Fluctuations are multiplicative and grow with depth: relative std ~ sqrt(L (1 - p) / (p N)) for the
+    mean of one relu network, worse for higher moments (notes/spectra.md 5).  Compare means over many
+    networks at small depth; never test the variance of one deep network.
+    """
+    values = _lam_values(samples)
+    mean = float(check.positive("mean", mean))
+    var = float(check.nonnegative("var", var))
+    with np.errstate(over="ignore", invalid="ignore"):
+        sample_mean = float(values.mean())
+        sample_var = float(values.var())
+    var_scale = var if var > 0 else mean**2
+    rel_se = float("nan")
+    if isinstance(samples, JacobianSamples) and samples.n_networks > 1:
+        rel_se = float(np.std(samples.network_means, ddof=1) / np.sqrt(samples.n_networks) / mean)
+    return MomentErrors(
+        sample_mean, sample_var, mean, var, (sample_mean - mean) / mean, (sample_var - var) / var_scale, rel_se
+    )
+
+
+def conditioned_bernoulli_p(samples: JacobianSamples) -> np.ndarray:
+    """The sampled per-layer active fractions p_l = k_l / N, shape (n_networks, depth).
+
+    For two-point laws of D^2 (relu, hard-tanh: phi'^2 in {0, 1}) the active fraction of each layer
+    fluctuates by sqrt(p (1 - p) / N) and the atom at 0 of a sampled spectrum is 1 - min_l k_l / N, not
+    1 - p.  A theory solved with these layer-dependent laws (d_l = 1 with probability p_l) removes that
+    O(N^-1/2) rank term from the comparison (notes/spectra.md 5).  Pool networks only with care: each
+    row is one network's conditioning.
+
+    Raises
+    ------
+    ParameterError
+        For samples whose phi'^2 was not two-valued {0, c} in every layer (smooth activations: there is
+        no useful conditioning, notes/spectra.md 5), or for anything but JacobianSamples.
+    """
+    if not isinstance(samples, JacobianSamples):
+        raise ParameterError(f"samples must be JacobianSamples, got {type(samples).__name__}")
+    if not samples.bernoulli:
+        raise ParameterError(
+            f"phi'^2 of {samples.activation.name} is not two-valued {{0, c}} at the sampled pre-activations: "
+            "conditioning on active fractions applies to relu/hard-tanh-like activations only"
+        )
+    return samples.active_fraction.copy()
