@@ -375,9 +375,5 @@ class SpectrumSolver:
             return float("nan")
         k = change[-1]
         root = brentq(dlogz, grid[k], grid[k + 1], xtol=1e-15 * grid[k], rtol=1e-15)
-        _, _, m = self._residual(np.array([root + 0j]), np.array([0.0 + 0j]))
-        m = m[0].real
-        log_rhs = self.log_sw2L + np.log1p(m) - np.log(abs(m)) + L * (np.log(abs(m)) + np.log(root) - np.log1p(m))
-        if self.weights == "gaussian":
-            log_rhs += L * np.log1p(m)
-        return float(np.exp(log_rhs))
+        F, _, _ = self._residual(np.array([root + 0j]), np.array([0.0 + 0j]))
+        return float(abs(np.exp(F[0])))  # F = log(rhs) at log z = 0: rhs = z(zeta) on the real axis
