@@ -318,18 +318,22 @@ class SpectrumSolver:
         live = np.ones(x.shape, dtype=bool)
         while np.any(live):
             idx = np.nonzero(live)[0]
-            law = self.coarse if np.min(y[idx]) > 1e-3 * scale else self.law
-            zeta[idx], m[idx] = self._newton(zeta[idx], np.log(x[idx] + 1j * y[idx]), law)
+            far = np.min(y[idx]) > 1e-3 * scale
+            law, tol = (self.coarse, 1e-8) if far else (self.law, 1e-12)  # far above: only follow the branch
+            zeta[idx], m[idx] = self._newton(zeta[idx], np.log(x[idx] + 1j * y[idx]), law, tol)
             live[idx[y[idx] <= y_end[idx]]] = False
             # near the axis the root moves little per height: descend faster there
             ratio = np.where(y > 1e-3 * scale, 0.5, 0.02)
             y = np.where(live, np.maximum(ratio * y, y_end), y)
         return m, zeta
 
-    def _newton(self, zeta, log_z, law=None):
+    def _newton(self, zeta, log_z, law=None, tol=1e-14):
+        """Damped Newton on F(zeta) = 0; stops at |step| <= tol |zeta| or |F| at rounding level
+        (F sums O(L) logarithms, so its rounding floor is ~ (L + 1) eps)."""
         zeta = zeta.copy()
         m = np.zeros_like(zeta)
         active = np.ones(zeta.shape, dtype=bool)
+        f_floor = 8 * (self.L + 1) * np.finfo(float).eps
         for _ in range(60):
             idx = np.nonzero(active)[0]
             if idx.size == 0:
@@ -341,7 +345,7 @@ class SpectrumSolver:
             big = np.abs(step) > limit
             step[big] *= limit[big] / np.abs(step[big])
             zeta[idx] -= step
-            converged = (np.abs(F) < 1e-13) | (np.abs(step) < 1e-14 * np.abs(zeta[idx]))
+            converged = (np.abs(F) < f_floor) | (np.abs(step) < tol * np.abs(zeta[idx]))
             active[idx[converged]] = False
         if np.any(active):
             idx = np.nonzero(active)[0]
