@@ -1,4 +1,4 @@
-"""The ``meanfield`` command: edge of chaos, mean-field maps and phase diagrams from the shell.
+"""The ``meanfield`` command: edge of chaos, mean-field maps, phase diagrams and Jacobian spectra.
 
 Subcommands (``meanfield SUBCOMMAND --help`` for details)::
 
@@ -6,6 +6,10 @@ Subcommands (``meanfield SUBCOMMAND --help`` for details)::
     meanfield critical leaky_relu --param slope=0.2 --sigma-b2 0 0.1 --json
     meanfield maps tanh --sigma-w2 1.5 --sigma-b2 0.05   # q*, chi_1, depth scales, c*, phase
     meanfield phase tanh --out tanh.png                  # phase diagram figure
+    meanfield spectrum relu --sigma-w2 2 --sigma-b2 0 --depth 16 --weights gaussian \
+        --monte-carlo 500 --seed 0 --out relu.png        # Jacobian spectrum over a Monte Carlo histogram
+    meanfield isometry tanh --sigma-w2 1.0395211 --sigma-b2 1e-5 --depth 64 [--json]
+                                                         # dynamical-isometry verdict
 
 This is the only module that does argument parsing and text/JSON formatting; nothing in the
 package imports it.  ``main(argv)`` returns the exit status: 0 on success, 2 on bad arguments or
@@ -134,6 +138,27 @@ def _emit_json(payload: dict) -> None:
     print(json.dumps(payload, indent=2, allow_nan=False))
 
 
+def _new_figure(out: str):
+    """A matplotlib Figure on the Agg canvas (no pyplot, no global backend state), after checking that
+    ``out`` has an image extension matplotlib can write and that its folder exists."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # lazy: only the drawing commands
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4, 4.8))
+    canvas = FigureCanvasAgg(fig)
+    ext = os.path.splitext(out)[1].lstrip(".").lower()
+    supported = canvas.get_supported_filetypes()
+    if ext not in supported:
+        raise _UsageError(
+            f"argument --out: cannot tell the image format of {out!r}; use one of the extensions "
+            + ", ".join("." + e for e in sorted(supported))
+        )
+    folder = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(folder):
+        raise _UsageError(f"argument --out: folder {folder!r} does not exist")
+    return fig
+
+
 def _make_activation(args):
     params = dict(args.param or [])
     return activation(args.act, **params)
@@ -253,22 +278,7 @@ def _cmd_phase(args) -> int:
     out = args.out
     if args.dpi <= 0:
         raise ParameterError(f"--dpi must be > 0, got {args.dpi!r}")
-    # lazy: matplotlib only for this command, on the Agg canvas (no pyplot, no global backend state)
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6.4, 4.8))
-    canvas = FigureCanvasAgg(fig)
-    ext = os.path.splitext(out)[1].lstrip(".").lower()
-    supported = canvas.get_supported_filetypes()
-    if ext not in supported:
-        raise _UsageError(
-            f"argument --out: cannot tell the image format of {out!r}; use one of the extensions "
-            + ", ".join("." + e for e in sorted(supported))
-        )
-    folder = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(folder):
-        raise _UsageError(f"argument --out: folder {folder!r} does not exist")
+    fig = _new_figure(out)
 
     from . import phase_diagram  # provided by meanfield/phase.py
 
@@ -277,6 +287,67 @@ def _cmd_phase(args) -> int:
     diagram.plot(ax=ax)
     fig.savefig(out, dpi=args.dpi)
     print(f"wrote {out} ({act.name}: {sb2.size} sigma_b2 x {sw2.size} sigma_w2 grid points)")
+    return 0
+
+
+def _spectrum_args(args):
+    """(activation, sigma_w2, sigma_b2, depth, weights) of the spectrum/isometry commands, checked."""
+    act = _make_activation(args)
+    sw2 = _variance("sigma_w2", args.sigma_w2)
+    if sw2 <= 0:
+        raise ParameterError(f"sigma_w2 must be > 0 for a Jacobian spectrum, got {sw2!r}")
+    sb2 = _variance("sigma_b2", args.sigma_b2)
+    if args.depth < 1:
+        raise ParameterError(f"--depth is the number of weight layers and must be >= 1, got {args.depth}")
+    if args.monte_carlo is not None and args.monte_carlo < 2:
+        raise ParameterError(f"--monte-carlo is the width of the sampled networks and must be >= 2, got {args.monte_carlo}")
+    if args.networks < 1:
+        raise ParameterError(f"--networks must be >= 1, got {args.networks}")
+    return act, sw2, sb2, args.depth, args.weights
+
+
+def _cmd_spectrum(args) -> int:
+    from .simulate import jacobian_singular_values
+    from .spectrum import jacobian_spectrum
+
+    act, sw2, sb2, depth, weights = _spectrum_args(args)
+    if args.dpi <= 0:
+        raise ParameterError(f"--dpi must be > 0, got {args.dpi!r}")
+    out = args.out
+    fig = _new_figure(out)
+    spec = jacobian_spectrum(act, sw2, sb2, depth, weights)
+    samples = None
+    if args.monte_carlo is not None:
+        samples = jacobian_singular_values(
+            act, sw2, sb2, depth, args.monte_carlo, weights, n_networks=args.networks, seed=args.seed
+        )
+    ax = fig.add_subplot()
+    with np.errstate(invalid="ignore"):  # the edge search may take log1p(m < -1) between two atoms
+        spec.plot(ax=ax, samples=None if samples is None else samples.lam)
+        _, top = spec.support()
+    fig.savefig(out, dpi=args.dpi)
+    mc = ""
+    if samples is not None:
+        mc = f"; Monte Carlo: {args.networks} x width {args.monte_carlo}, seed {args.seed}"
+    print(
+        f"wrote {out} ({act.name}, {weights}, L = {depth}: q* = {_fmt(spec.q, 6)}, E[lambda] = "
+        f"{_fmt(spec.mean(), 6)}, Var[lambda] = {_fmt(spec.var(), 6)}, lambda_max = {_fmt(top, 6)}{mc})"
+    )
+    return 0
+
+
+def _cmd_isometry(args) -> int:
+    from .isometry import isometry
+
+    act, sw2, sb2, depth, weights = _spectrum_args(args)
+    report = isometry(
+        act, sw2, sb2, depth, weights, tolerance=args.tolerance, monte_carlo_width=args.monte_carlo,
+        seed=args.seed, n_networks=args.networks,
+    )
+    if args.json:
+        _emit_json({"command": "isometry", **report.to_dict()})
+        return 0
+    print(report.verdict)
     return 0
 
 
@@ -292,11 +363,27 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _spectrum_common(p: argparse.ArgumentParser) -> None:
+    _common(p)
+    p.add_argument("--sigma-w2", metavar="A", type=_real, required=True, help="weight variance > 0")
+    p.add_argument("--sigma-b2", metavar="B", type=_real, required=True, help="bias variance >= 0")
+    p.add_argument("--depth", metavar="L", type=int, required=True, help="number of weight layers >= 1")
+    p.add_argument("--weights", choices=("orthogonal", "gaussian"), default="orthogonal",
+                   help="weight ensemble: Haar orthogonal (W = sigma_w O) or Gaussian N(0, sigma_w^2/N) "
+                   "(default orthogonal)")
+    p.add_argument("--monte-carlo", metavar="WIDTH", type=int,
+                   help="also sample networks of this width (cost ~ L WIDTH^3 per network)")
+    p.add_argument("--networks", metavar="N", type=int, default=1,
+                   help="number of sampled networks for --monte-carlo (default 1)")
+    p.add_argument("--seed", metavar="S", type=int, help="seed of the Monte Carlo (default: unseeded)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
         description="Mean-field signal propagation in deep random networks at initialization "
-        "(infinite width): edge of chaos, q*, chi_1, depth scales, phase diagrams.",
+        "(infinite width): edge of chaos, q*, chi_1, depth scales, phase diagrams, Jacobian spectra "
+        "and dynamical isometry.",
         epilog="Exit status: 0 on success, 2 on bad arguments (one line on stderr). " + _JSON_NOTE,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -347,6 +434,35 @@ def build_parser() -> argparse.ArgumentParser:
                    help="N evenly spaced sigma_b^2 from LO to HI (default: " + " ".join(DEFAULT_SIGMA_B2_RANGE) + ")")
     p.add_argument("--dpi", type=_real, default=150.0, help="resolution of raster images (default 150)")
     p.set_defaults(func=_cmd_phase)
+
+    p = sub.add_parser(
+        "spectrum", help="save the Jacobian spectrum (free probability, optional Monte Carlo) as an image",
+        description="Density of the eigenvalues lambda of J J^T (squared singular values of the "
+        "input-output Jacobian J = D^L W^L ... D^1 W^1 at q*) by free probability, plotted against "
+        "log10 lambda with its atoms, optionally over a histogram of sampled networks; saved as an "
+        "image whose format follows the extension of --out. Prints q*, E[lambda], Var[lambda] and "
+        "lambda_max. Smooth activations (tanh, erf, formulas) take longer than relu, hardtanh, linear.",
+    )
+    _spectrum_common(p)
+    p.add_argument("--out", metavar="FILE.png", required=True, help="image file to write")
+    p.add_argument("--dpi", type=_real, default=150.0, help="resolution of raster images (default 150)")
+    p.set_defaults(func=_cmd_spectrum)
+
+    p = sub.add_parser(
+        "isometry", help="dynamical-isometry verdict with the numbers behind it",
+        description="Is the network dynamically isometric (every singular value of J near 1)? "
+        "Isometric iff |log E[lambda]| <= 0.1, Var[lambda]/E[lambda]^2 <= 0.25, lambda_max/E[lambda] "
+        "<= 4 and the atom at lambda = 0 has mass <= 1e-3 (Pennington, Schoenholz & Ganguli 2017, "
+        "2018; see meanfield.isometry). Closed-form moments and the support edge, no density; the "
+        "fraction of singular values in [1 - T, 1 + T] is exact for relu/hardtanh/linear and a lower "
+        "bound from the moments for smooth activations (also sampled with --monte-carlo).",
+        epilog=_JSON_NOTE,
+    )
+    _spectrum_common(p)
+    p.add_argument("--tolerance", metavar="T", type=_real, default=0.25,
+                   help="half-width of the band [1 - T, 1 + T] of singular values (default 0.25)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=_cmd_isometry)
     return parser
 
 
