@@ -170,6 +170,8 @@ def _singularity_distance(act: Activation) -> float:
 @lru_cache(maxsize=256)
 def _law(act: Activation, q: float, n_nodes: int) -> D2Law:
     atoms = _discrete(act, q)
+    if atoms is None and q == 0 and not act.kinks:  # h = 0: d = phi'(0)^2 with certainty
+        atoms = ((act.dphi0_squared, 1.0),)
     mus = np.array(
         [float(expectation(lambda x, k=k: act.dphi(x) ** (2 * k), q, act.kinks)) for k in range(1, _N_MOMENTS + 1)]
     )

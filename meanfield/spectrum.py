@@ -49,7 +49,7 @@ class JacobianSpectrum:
         if weights not in WEIGHTS:
             raise ParameterError(f"weights must be one of {WEIGHTS}, got {weights!r}")
         self.weights = weights
-        self.q = self._fixed_point() if q is None else float(check.positive("q", q))
+        self.q = self._fixed_point() if q is None else float(check.nonnegative("q", q))
         self.law = d2_law(self.act, self.q, n_nodes)
         coarse = d2_law(self.act, self.q, max(50, n_nodes // 4))
         self._solver = SpectrumSolver(self.law, self.sigma_w2, self.depth, weights, coarse)
@@ -89,6 +89,10 @@ class JacobianSpectrum:
         """[(location, mass), ...] known from rank arguments."""
         out = []
         laws = dict((v, m) for v, m in self.law.atoms)
+        if self.law.discrete and len(laws) == 1 and self.weights == "orthogonal":
+            # D^2 = c I (linear; smooth phi at q* = 0): J J^T = (sigma_w^2 c)^L I
+            (c,) = laws
+            return [((self.sigma_w2 * c) ** self.depth, 1.0)] if c > 0 else [(0.0, 1.0)]
         if set(laws) <= {0.0, 1.0} and self.law.discrete:
             p = laws.get(1.0, 0.0)
             if p < 1.0:
@@ -100,8 +104,13 @@ class JacobianSpectrum:
         return out
 
     @cached_property
+    def _continuous_edge(self) -> float:
+        """Top of the absolutely continuous part (below a top atom when there is a gap)."""
+        return self._solver.upper_edge()
+
+    @cached_property
     def _top(self) -> float:
-        edge = self._solver.upper_edge()
+        edge = self._continuous_edge
         atom_tops = [loc for loc, mass in self.atoms if mass > 0]
         if np.isnan(edge):
             return max(atom_tops) if atom_tops else float("nan")
@@ -120,15 +129,22 @@ class JacobianSpectrum:
         lam = np.asarray(check.real_array("lam", lam), dtype=float)
         flat = lam.ravel()
         out = np.zeros(flat.shape)
-        hi = self._top
+        hi = self._continuous_edge if np.isfinite(self._continuous_edge) else self._top
         if self._continuous_mass() <= 1e-15:
             return out.reshape(lam.shape)
         live = (flat > 0) & (flat < hi * (1 + 1e-12))
         if np.any(live):
             x = flat[live]
             scale = max(self.mean(), np.sqrt(max(self.moment(2), 0.0)))
-            m, _ = self._solver.solve(x, scale)
-            z = x + 1j * 1e-9 * np.minimum(x, scale)
+            # the final height: small against x, the scale, and the distance to any atom (whose
+            # pole is subtracted below; a height comparable to that distance would smear it)
+            near = np.full(x.shape, scale)
+            for loc, _ in self.atoms:
+                if loc > 0:
+                    near = np.minimum(near, np.abs(x - loc))
+            y_end = 1e-9 * np.minimum(np.minimum(x, scale), np.maximum(near, 1e-6 * x))
+            m, _ = self._solver.solve(x, scale, y_end)
+            z = x + 1j * y_end
             G = (1 + m) / z
             for loc, mass in self.atoms:
                 G = G - mass / (z - loc)

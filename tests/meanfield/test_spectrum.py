@@ -149,3 +149,19 @@ def test_s_transforms():
     assert law.s_transform(small).real == pytest.approx((1 + a1 * small) / law.mu(1), rel=1e-7)
     np.testing.assert_allclose(weights_s_transform("gaussian", 2.0, w), 1 / (2 * (1 + w)))
     np.testing.assert_allclose(weights_s_transform("orthogonal", 2.0, w), 0.5)
+
+
+def test_hardtanh_orthogonal_two_layers_free_projections():
+    # two free projections of rank p: atom 2p - 1 at sigma_w^4, continuous part ending at 4p(1-p) sigma_w^4
+    s = jacobian_spectrum("hardtanh", 1.0, 0.05, 2, "orthogonal")
+    p = float(special.erf(1 / np.sqrt(2 * s.q)))
+    assert s.atoms == [(0.0, pytest.approx(1 - p)), (1.0, pytest.approx(2 * p - 1))]
+    assert s._continuous_edge == pytest.approx(4 * p * (1 - p), rel=1e-10)
+    assert s.pdf(np.array([0.5 * (1 + 4 * p * (1 - p))]))[0] == 0.0  # the gap below the atom
+
+
+def test_point_mass_at_zero_fixed_point():
+    # tanh, sigma_b^2 = 0, sigma_w^2 < 1: q* = 0, D^2 = I, J J^T = sigma_w^(2L) I (orthogonal)
+    s = jacobian_spectrum("tanh", 0.9, 0.0, 8, "orthogonal")
+    assert s.q == 0.0 and s.atoms == [(pytest.approx(0.9**8), 1.0)]
+    assert s.support()[1] == pytest.approx(0.9**8) and s.var() == pytest.approx(0.0, abs=1e-12)
