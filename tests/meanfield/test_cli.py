@@ -7,7 +7,6 @@ stderr and no traceback.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import subprocess
@@ -19,34 +18,17 @@ import pytest
 
 import meanfield as mf
 from meanfield import cli
-from meanfield.cli import main
+from tests.meanfield.cli_helpers import number, run, strict_json
 
 ROOT = Path(__file__).resolve().parents[2]
 # 12 significant digits in the text output: relative rounding error <= 5e-12
 TEXT_RTOL = 1e-11
 
 
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
-def strict_json(text):
-    """json.loads that refuses the non-standard NaN/Infinity tokens."""
-    def refuse(token):
-        raise AssertionError(f"non-standard JSON token {token!r}")
-
-    return json.loads(text, parse_constant=refuse)
 
 
-def number(value):
-    """A JSON number or one of the documented non-finite strings, as a float."""
-    if isinstance(value, str):
-        assert value in ("inf", "-inf", "nan"), value
-    else:
-        assert isinstance(value, (int, float)) and not isinstance(value, bool), value
-    return float(value)
 
 
 def table_rows(out):

@@ -14,31 +14,16 @@ import numpy as np
 import pytest
 
 import meanfield as mf
-from meanfield.cli import main
 from meanfield.spectrum import jacobian_spectrum
+from tests.meanfield.cli_helpers import number, run, strict_json
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
-def strict_json(text):
-    def refuse(token):
-        raise AssertionError(f"non-standard JSON token {token!r}")
-
-    return json.loads(text, parse_constant=refuse)
 
 
-def number(value):
-    if isinstance(value, str):
-        assert value in ("inf", "-inf", "nan"), value
-    else:
-        assert isinstance(value, (int, float)) and not isinstance(value, bool), value
-    return float(value)
 
 
 # ------------------------------------------------------------------------------------------------
