@@ -7,7 +7,6 @@ N = 1000 in 20-seed sweeps), so the tolerance is the DKW bound plus 5/N.  Deep r
 most of their mass below 1e-8 lambda_max, which a double-precision J cannot resolve: they are
 compared above that floor, and the mass below it is compared separately.
 """
-import numpy as np
 import pytest
 
 import meanfield as mf
