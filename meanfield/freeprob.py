@@ -23,6 +23,7 @@ root).  Moments come in closed form from the series of log S (never from a densi
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -154,8 +155,29 @@ def _contour(act: Activation, q: float, n: int):
     g = t + 1j * c
     weights = 2.0 * _INV_SQRT2PI * np.exp(-0.5 * g * g) * (1.0 + 1j * dc) * w
     with np.errstate(all="ignore"):
-        values = act.dphi(np.sqrt(q) * g) ** 2
+        values = _complex_dphi(act)(np.sqrt(q) * g) ** 2
     return values, weights
+
+
+def _complex_dphi(act: Activation):
+    """phi' that accepts complex arguments (the built-ins' scipy helpers such as expit do not)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", np.exceptions.ComplexWarning)
+            if np.iscomplexobj(act.dphi(np.array([0.5 + 0.5j]))):
+                return act.dphi
+        raise TypeError("phi' dropped the imaginary part")
+    except (TypeError, np.exceptions.ComplexWarning):
+        if act.expr is None:
+            raise ParameterError(
+                f"the Jacobian spectrum of {act.name} needs phi' at complex arguments; "
+                "pass the activation as a formula (or a callable that accepts complex numpy arrays)"
+            ) from None
+        import sympy as sp
+
+        from .formula import X
+
+        return sp.lambdify(X, sp.diff(act.expr, X), modules=["numpy", "scipy"])
 
 
 def _singularity_distance(act: Activation) -> float:
@@ -183,9 +205,35 @@ def _law(act: Activation, q: float, n_nodes: int) -> D2Law:
             f"Jacobian spectra of {act.name} are not supported: phi' is neither piecewise constant "
             "(linear, relu, leaky relu, hard-tanh) nor smooth"
         )
+    g = np.linspace(0.0, 9.0, 2001)
+    d_plus, d_minus = act.dphi(np.sqrt(q) * g) ** 2, act.dphi(-np.sqrt(q) * g) ** 2
+    scale = max(float(np.max(d_plus)), 1e-300)
+    if np.max(np.abs(d_plus - d_minus)) > 1e-12 * scale or np.any(np.diff(d_plus) > 1e-12 * scale):
+        # the contour's lift direction relies on d(g) even and non-increasing for g > 0
+        raise ParameterError(
+            f"Jacobian spectra of {act.name} are not supported yet: phi'(x)^2 must be even and "
+            "non-increasing in |x| (as for tanh, erf, ...) for the deformed-contour transform"
+        )
     values, weights = _contour(act, q, n_nodes)
     max_d = float(act.dphi(np.array([0.0]))[0] ** 2)
-    return D2Law(act.name, q, (), values, weights, max_d, mus)
+    law = D2Law(act.name, q, (), values, weights, max_d, mus)
+    # the deformed contour must give the same transform as the real axis away from the support:
+    # a lift across a complex singularity of phi' would show here
+    probe = np.array([2.0 * max_d + 0.5j * max_d, 0.5 * max_d + 1j * max_d])
+    real_axis = np.array([_real_axis_m(act, q, z) for z in probe])
+    if np.max(np.abs(law.M(probe)[0] - real_axis)) > 1e-9 * np.max(np.abs(real_axis)):
+        raise ParameterError(
+            f"the contour transform of phi'(x)^2 for {act.name} does not match the real-axis integral "
+            "(phi' has complex singularities too close to the real axis): not supported yet"
+        )
+    return law
+
+
+def _real_axis_m(act: Activation, q: float, z: complex) -> complex:
+    """E[d/(z - d)] by real-axis quadrature (z off the support of d): the contour check."""
+    re = expectation(lambda x: (act.dphi(x) ** 2 / (z - act.dphi(x) ** 2)).real, q)
+    im = expectation(lambda x: (act.dphi(x) ** 2 / (z - act.dphi(x) ** 2)).imag, q)
+    return complex(float(re), float(im))
 
 
 def d2_law(act: Activation, q: float, n_nodes: int = 800) -> D2Law:

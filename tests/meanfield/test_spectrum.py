@@ -165,3 +165,16 @@ def test_point_mass_at_zero_fixed_point():
     s = jacobian_spectrum("tanh", 0.9, 0.0, 8, "orthogonal")
     assert s.q == 0.0 and s.atoms == [(pytest.approx(0.9**8), 1.0)]
     assert s.support()[1] == pytest.approx(0.9**8) and s.var() == pytest.approx(0.0, abs=1e-12)
+
+
+def test_formula_activation_spectrum_and_unsupported_formulas():
+    # tanh(x)/2 has d = sech^4/4: at the same q its spectrum with sigma_w2 equals tanh's with sigma_w2/4
+    a = jacobian_spectrum("tanh(x)/2", 1.6, 0.05, 4, "orthogonal", q=1.0)
+    b = jacobian_spectrum("tanh", 0.4, 0.05, 4, "orthogonal", q=1.0)
+    assert a.support()[1] == pytest.approx(b.support()[1], rel=1e-10)
+    x = b.support()[1] * np.array([0.1, 0.5, 0.9])
+    np.testing.assert_allclose(a.pdf(x), b.pdf(x), rtol=1e-7)
+    # phi'^2 not even/non-increasing, or complex singularities too close for the contour: clear errors
+    for formula in ("x*erf(x)", "erf(2*x)"):
+        with pytest.raises(ParameterError, match="not supported"):
+            jacobian_spectrum(formula, 1.2, 0.05, 4, "orthogonal", q=1.0)
