@@ -35,7 +35,10 @@ from .activations import Activation
 from .errors import ParameterError
 from .gaussian import expectation
 
-__all__ = ["D2Law", "d2_law", "WEIGHTS", "spectrum_moments", "SpectrumSolver", "weights_s_transform"]
+__all__ = [
+    "D2Law", "d2_law", "WEIGHTS", "spectrum_moments", "SpectrumSolver", "BernoulliLayersSolver",
+    "weights_s_transform",
+]
 
 WEIGHTS = ("gaussian", "orthogonal")
 _INV_SQRT2PI = 1.0 / np.sqrt(2.0 * np.pi)
@@ -301,35 +304,122 @@ def _normalised_log_s(moments: np.ndarray) -> np.ndarray:
     return _log_series(s)
 
 
-def spectrum_moments(law: D2Law, sigma_w2: float, depth: int, weights: str, k_max: int = 8) -> np.ndarray:
+def spectrum_moments(law, sigma_w2: float, depth: int, weights: str, k_max: int = 8) -> np.ndarray:
     """Moments m_1..m_kmax of the spectrum of J J^T from the S-transform series (closed form).
 
-    log(m_1 S_J) = L [log(mu_1 S_{D^2}) + log(S_W sigma_w^2)], m_1 = (sigma_w^2 mu_1)^L; the moments
-    of J J^T / m_1 follow by inverting the series.  Exact up to the accuracy of mu_k (1e-12).
+    log(m_1 S_J) = sum_l log(mu_1^(l) S_{D_l^2}) + L log(S_W sigma_w^2), m_1 = sigma_w^(2L) prod mu_1^(l);
+    the moments of J J^T / m_1 follow by inverting the series.  Exact up to the accuracy of mu_k
+    (1e-12).  ``law``: one :class:`D2Law` for every layer, or a sequence of moment arrays
+    (mu_1, mu_2, ...), one per layer (then ``depth`` is their number).
     """
     k_max = min(k_max, _N_MOMENTS)
-    log_sd = _normalised_log_s(law.moments_exact[:k_max])
+    layers = [law.moments_exact] * depth if isinstance(law, D2Law) else [np.asarray(mu, float) for mu in law]
     n = k_max + 1
     log_sw = np.zeros(n)
     if weights == "gaussian":  # sigma_w^2 S_W = 1/(1 + w): log = -log(1 + w)
         log_sw[1:] = -((-1.0) ** (np.arange(1, n) + 1)) / np.arange(1, n)
-    log_s = depth * (log_sd + log_sw)
+    distinct = {tuple(mu[:k_max]) for mu in layers}
+    log_s = len(layers) * log_sw
+    for mu in distinct:
+        count = sum(tuple(m[:k_max]) == mu for m in layers)
+        log_s = log_s + count * _normalised_log_s(np.array(mu))
     s = _exp_series(log_s)  # m_1 S_J(w)
     # S(w) = (1 + w) chi(w)/w  =>  chi(w) = w S(w)/(1 + w)
     inv_one_plus = (-1.0) ** np.arange(n)
     chi = np.zeros(n)
     chi[1:] = _series_mul(s, inv_one_plus)[: n - 1]
     psi = _series_inverse(chi)
-    m1 = (sigma_w2 * law.mu(1)) ** depth
+    log_m1 = sum(np.log(sigma_w2 * mu[0]) for mu in layers)
     with np.errstate(over="ignore"):
-        return psi[1:] * m1 ** np.arange(1, n)
+        return psi[1:] * np.exp(log_m1 * np.arange(1, n))
 
 
 # ----------------------------------------------------------------------------------------------
 # the density: continuation of the subordination equation from far above the spectrum
 # ----------------------------------------------------------------------------------------------
-class SpectrumSolver:
-    """Solve z = M_J^{-1}(m) for zeta at many z = x + iY by continuation in Y (vectorized in x)."""
+class _Continuation:
+    """Continuation of a spectral equation F(v; z) = 0 from far above the spectrum to the axis.
+
+    Subclasses give the unknown's starting value at large |z| (``_initial``), the residual
+    ``_residual(v, log_z, far) -> (F, dF/dv, m)`` with m = M_J(z), and the depth ``L``.
+    """
+
+    L: int
+
+    def solve(self, x, scale: float, y_end=None):
+        """(m, v) at z = x + i y_end, continued from far above; x real array (> 0).
+
+        Heights fall geometrically (ratio 0.5, then 0.02 below 1e-3 scale, where the root moves
+        little) from 50 (max x + scale) to y_end = 1e-9 min(x, scale) (default); damped Newton from
+        the previous height at each, on the points still moving (loosely while far above the axis:
+        there it only has to stay on the branch).
+        """
+        x = np.asarray(x, dtype=float)
+        y_end = 1e-9 * np.minimum(np.abs(x), scale) if y_end is None else np.broadcast_to(y_end, x.shape)
+        y = np.full(x.shape, 50.0 * (np.max(np.abs(x)) + scale))
+        v = self._initial(x + 1j * y)
+        m = np.zeros(x.shape, dtype=complex)
+        live = np.ones(x.shape, dtype=bool)
+        while np.any(live):
+            idx = np.nonzero(live)[0]
+            far = bool(np.min(y[idx]) > 1e-3 * scale)
+            v[idx], m[idx] = self._newton(v[idx], np.log(x[idx] + 1j * y[idx]), far)
+            live[idx[y[idx] <= y_end[idx]]] = False
+            ratio = np.where(y > 1e-3 * scale, 0.5, 0.02)
+            y = np.where(live, np.maximum(ratio * y, y_end), y)
+        return m, v
+
+    def _newton(self, v, log_z, far: bool):
+        """Damped Newton (|step| <= |v|/2); stops at |step| <= tol |v| or |F| at its rounding floor
+        (F sums O(L) logarithms: ~ (L + 1) eps)."""
+        tol = 1e-8 if far else 1e-12
+        v = v.copy()
+        m = np.zeros_like(v)
+        active = np.ones(v.shape, dtype=bool)
+        f_floor = 8 * (self.L + 1) * np.finfo(float).eps
+        for _ in range(60):
+            idx = np.nonzero(active)[0]
+            if idx.size == 0:
+                break
+            F, dF, mm = self._residual(v[idx], log_z[idx], far)
+            m[idx] = mm
+            step = F / dF
+            limit = 0.5 * np.abs(v[idx])
+            big = np.abs(step) > limit
+            step[big] *= limit[big] / np.abs(step[big])
+            v[idx] -= step
+            converged = (np.abs(F) < f_floor) | (np.abs(step) < tol * np.abs(v[idx]))
+            active[idx[converged]] = False
+        if np.any(active):
+            idx = np.nonzero(active)[0]
+            _, _, m[idx] = self._residual(v[idx], log_z[idx], far)
+        return v, m
+
+    def _edge_from_scan(self, grid) -> float:
+        """lambda_max from the last sign change of d log z/dv on a real grid (nan if none)."""
+
+        def dlogz(v):
+            _, dF, _ = self._residual(np.array([v + 0j]), np.array([0.0 + 0j]), False)
+            return float(dF[0].real)
+
+        vals = np.array([dlogz(g) for g in grid])
+        sign = np.sign(vals)
+        change = np.nonzero(sign[:-1] * sign[1:] < 0)[0]
+        if change.size == 0:
+            return float("nan")
+        k = change[-1]
+        root = brentq(dlogz, grid[k], grid[k + 1], xtol=1e-15 * abs(grid[k]), rtol=1e-15)
+        F, _, _ = self._residual(np.array([root + 0j]), np.array([0.0 + 0j]), False)
+        return float(abs(np.exp(F[0])))  # F = log(rhs) at log z = 0: rhs = z(v) on the real axis
+
+
+def _fold(F):
+    """Imaginary part of a log residual folded into (-pi, pi]."""
+    return F.real + 1j * np.angle(np.exp(1j * F.imag))
+
+
+class SpectrumSolver(_Continuation):
+    """Solve z = M_J^{-1}(m) for the subordination variable zeta (one law of D^2 for every layer)."""
 
     def __init__(self, law: D2Law, sigma_w2: float, depth: int, weights: str, coarse: D2Law | None = None):
         self.law, self.sigma_w2, self.L, self.weights = law, float(sigma_w2), int(depth), weights
@@ -338,8 +428,12 @@ class SpectrumSolver:
         self.log_sw2L = self.L * np.log(self.sigma_w2)
         self.chi = self.sigma_w2 * law.mu(1)
 
-    def _residual(self, zeta, log_z, law=None):
-        m, dm = (law or self.law).M(zeta)
+    def _initial(self, z):
+        # M_J(z) ~ chi^L / z and M_{D^2}(zeta) ~ mu_1 / zeta at large |z|
+        return self.law.mu(1) * z * np.exp(-self.L * np.log(self.chi))
+
+    def _residual(self, zeta, log_z, far=False):
+        m, dm = (self.coarse if far else self.law).M(zeta)
         L = self.L
         log_m, log_1m = np.log(m), np.log(1 + m)
         log_rhs = self.log_sw2L + log_1m - log_m + L * (log_m + np.log(zeta) - log_1m)
@@ -347,87 +441,47 @@ class SpectrumSolver:
         if self.weights == "gaussian":
             log_rhs = log_rhs + L * log_1m
             coef = coef + L / (1 + m)
-        F = log_rhs - log_z
-        F = F.real + 1j * np.angle(np.exp(1j * F.imag))  # fold Im into (-pi, pi]
-        return F, dm * coef + L / zeta, m
-
-    def solve(self, x, scale: float, y_end=None):
-        """(m, zeta) at z = x + i y_end, continued from far above; x real array (> 0).
-
-        Heights fall geometrically (ratio 0.5, then 0.02 below 1e-3 scale, where the root moves
-        little) from 50 (max x + scale) to y_end = 1e-9 min(x, scale) (default); Newton from the
-        previous height at each, on the points still moving.  The coarse
-        quadrature of the law serves while y > 1e-3 scale, the fine one below.
-        """
-        x = np.asarray(x, dtype=float)
-        y_end = 1e-9 * np.minimum(np.abs(x), scale) if y_end is None else np.broadcast_to(y_end, x.shape)
-        y = np.full(x.shape, 50.0 * (np.max(np.abs(x)) + scale))
-        log_m1 = self.L * np.log(self.chi)
-        zeta = self.law.mu(1) * (x + 1j * y) * np.exp(-log_m1)
-        m = np.zeros(x.shape, dtype=complex)
-        live = np.ones(x.shape, dtype=bool)
-        while np.any(live):
-            idx = np.nonzero(live)[0]
-            far = np.min(y[idx]) > 1e-3 * scale
-            law, tol = (self.coarse, 1e-8) if far else (self.law, 1e-12)  # far above: only follow the branch
-            zeta[idx], m[idx] = self._newton(zeta[idx], np.log(x[idx] + 1j * y[idx]), law, tol)
-            live[idx[y[idx] <= y_end[idx]]] = False
-            # near the axis the root moves little per height: descend faster there
-            ratio = np.where(y > 1e-3 * scale, 0.5, 0.02)
-            y = np.where(live, np.maximum(ratio * y, y_end), y)
-        return m, zeta
-
-    def _newton(self, zeta, log_z, law=None, tol=1e-14):
-        """Damped Newton on F(zeta) = 0; stops at |step| <= tol |zeta| or |F| at rounding level
-        (F sums O(L) logarithms, so its rounding floor is ~ (L + 1) eps)."""
-        zeta = zeta.copy()
-        m = np.zeros_like(zeta)
-        active = np.ones(zeta.shape, dtype=bool)
-        f_floor = 8 * (self.L + 1) * np.finfo(float).eps
-        for _ in range(60):
-            idx = np.nonzero(active)[0]
-            if idx.size == 0:
-                break
-            F, dF, mm = self._residual(zeta[idx], log_z[idx], law)
-            m[idx] = mm
-            step = F / dF
-            limit = 0.5 * np.abs(zeta[idx])
-            big = np.abs(step) > limit
-            step[big] *= limit[big] / np.abs(step[big])
-            zeta[idx] -= step
-            converged = (np.abs(F) < f_floor) | (np.abs(step) < tol * np.abs(zeta[idx]))
-            active[idx[converged]] = False
-        if np.any(active):
-            idx = np.nonzero(active)[0]
-            _, _, m[idx] = self._residual(zeta[idx], log_z[idx], law)
-        return zeta, m
+        return _fold(log_rhs - log_z), dm * coef + L / zeta, m
 
     def upper_edge(self) -> float:
         """lambda_max: the first critical point of z(zeta) on the real axis above max d."""
-        L = self.L
-
-        def dlogz(zeta):
-            _, dF, _ = self._residual(np.array([zeta + 0j]), np.array([0.0 + 0j]))
-            return float(dF[0].real)
-
         top = self.law.max_d
-        grid = top * (1.0 + np.geomspace(1e-12, 1e8, 400))
-        vals = np.array([dlogz(g) for g in grid])
-        sign = np.sign(vals)
-        change = np.nonzero(sign[:-1] * sign[1:] < 0)[0]
-        if change.size == 0 and self.law.discrete and len(self.law.atoms) > 1:
+        edge = self._edge_from_scan(top * (1.0 + np.geomspace(1e-12, 1e8, 400)))
+        if np.isnan(edge) and self.law.discrete and len(self.law.atoms) > 1:
             lo_atom = sorted(v for v, _ in self.law.atoms)[-2]
-            grid = lo_atom + (top - lo_atom) * np.linspace(1e-9, 1 - 1e-9, 400)
-            vals = np.array([dlogz(g) for g in grid])
-            sign = np.sign(vals)
-            change = np.nonzero(sign[:-1] * sign[1:] < 0)[0]
-        if change.size == 0:
-            if not self.law.discrete and self.weights == "orthogonal":
-                # z(zeta) decreases all the way to the edge of the support of d, where m -> inf and
-                # z -> sigma_w^(2L) (max d)^L (e.g. L = 1: lambda = sigma_w^2 d exactly)
-                return float(np.exp(self.log_sw2L + L * np.log(top)))
-            return float("nan")
-        k = change[-1]
-        root = brentq(dlogz, grid[k], grid[k + 1], xtol=1e-15 * grid[k], rtol=1e-15)
-        F, _, _ = self._residual(np.array([root + 0j]), np.array([0.0 + 0j]))
-        return float(abs(np.exp(F[0])))  # F = log(rhs) at log z = 0: rhs = z(zeta) on the real axis
+            edge = self._edge_from_scan(lo_atom + (top - lo_atom) * np.linspace(1e-9, 1 - 1e-9, 400))
+        if np.isnan(edge) and not self.law.discrete and self.weights == "orthogonal":
+            # z(zeta) decreases all the way to the edge of the support of d, where m -> inf and
+            # z -> sigma_w^(2L) (max d)^L (e.g. L = 1: lambda = sigma_w^2 d exactly)
+            return float(np.exp(self.log_sw2L + self.L * np.log(top)))
+        return edge
+
+
+class BernoulliLayersSolver(_Continuation):
+    """Layers with their own Bernoulli laws d in {0, 1}, P(d = 1) = p_l (a sampled network's
+    active fractions): zeta_l = M_l^{-1}(m) = 1 + p_l/m in closed form, so the unknown is m and
+
+        z = sigma_w^{2L} ((1 + m)/m) A(m)^L prod_l (m + p_l)/(1 + m),  A = 1 + m (Gaussian), 1 (orthogonal).
+    """
+
+    def __init__(self, p, sigma_w2: float, weights: str):
+        self.p = np.asarray(p, dtype=float)
+        self.sigma_w2, self.L, self.weights = float(sigma_w2), self.p.size, weights
+        self.log_sw2L = self.L * np.log(self.sigma_w2)
+
+    def _initial(self, z):
+        return np.exp(self.log_sw2L + np.sum(np.log(self.p))) / z  # m ~ m_1 / z
+
+    def _residual(self, m, log_z, far=False):
+        L = self.L
+        log_1m = np.log(1 + m)
+        log_rhs = self.log_sw2L + log_1m - np.log(m) + np.sum(np.log(m[..., None] + self.p), axis=-1) - L * log_1m
+        dF = 1 / (1 + m) - 1 / m + np.sum(1 / (m[..., None] + self.p), axis=-1) - L / (1 + m)
+        if self.weights == "gaussian":
+            log_rhs = log_rhs + L * log_1m
+            dF = dF + L / (1 + m)
+        return _fold(log_rhs - log_z), dF, m
+
+    def upper_edge(self) -> float:
+        """lambda_max: the critical point of z(m) for real m > 0 (nan if z is monotone there)."""
+        return self._edge_from_scan(np.geomspace(1e-12, 1e8, 600))

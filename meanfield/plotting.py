@@ -90,6 +90,6 @@ def plot_spectrum(spectrum, ax=None, samples=None):
             ax.text(0.02, 0.95, f"atom {mass:.3g} at 0", transform=ax.transAxes, va="top")
     ax.set_xlabel(r"$\log_{10}\lambda$")
     ax.set_ylabel(r"density of $\log_{10}\lambda$")
-    ax.set_title(f"{spectrum.act.name}, {spectrum.weights}, L = {spectrum.depth}")
+    ax.set_title(spectrum.label)
     ax.legend(fontsize="small")
     return ax

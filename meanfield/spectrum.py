@@ -27,7 +27,7 @@ from numpy.polynomial import legendre
 from . import validation as check
 from .activations import activation
 from .errors import DivergentFixedPointError, ParameterError
-from .freeprob import WEIGHTS, SpectrumSolver, d2_law, spectrum_moments
+from .freeprob import WEIGHTS, BernoulliLayersSolver, SpectrumSolver, d2_law, spectrum_moments
 from .maps import fixed_point
 
 __all__ = ["JacobianSpectrum", "jacobian_spectrum"]
@@ -53,6 +53,39 @@ class JacobianSpectrum:
         self.law = d2_law(self.act, self.q, n_nodes)
         coarse = d2_law(self.act, self.q, max(50, n_nodes // 4))
         self._solver = SpectrumSolver(self.law, self.sigma_w2, self.depth, weights, coarse)
+
+    @classmethod
+    def bernoulli_layers(cls, p, sigma_w2, weights="orthogonal") -> "JacobianSpectrum":
+        """The spectrum for layers with their own active fractions p_l (d in {0, 1}, P(d = 1) = p_l).
+
+        For a fair comparison with one sampled relu or hard-tanh network, whose active fractions
+        fluctuate by sqrt(p(1-p)/N) around p: pass the sampled fractions
+        (``meanfield.simulate.conditioned_bernoulli_p(samples)[k]``).  Atoms: 1 - min p_l at 0, and
+        for orthogonal weights max(0, 1 - sum_l (1 - p_l)) at sigma_w^(2L).
+        """
+        p = np.atleast_1d(check.real_array("p", p)).astype(float)
+        if p.ndim != 1 or p.size == 0 or np.any((p <= 0) | (p > 1)):
+            raise ParameterError(f"p must be a non-empty 1-D array of active fractions in (0, 1], got {p!r}")
+        if weights not in WEIGHTS:
+            raise ParameterError(f"weights must be one of {WEIGHTS}, got {weights!r}")
+        self = cls.__new__(cls)
+        self.act, self.law, self.q, self.sigma_b2 = None, None, float("nan"), float("nan")
+        self.sigma_w2 = float(check.positive("sigma_w2", sigma_w2))
+        self.depth, self.weights = p.size, weights
+        self._solver = BernoulliLayersSolver(p, self.sigma_w2, weights)
+        self.__dict__["_moments"] = spectrum_moments([np.full(12, pl) for pl in p], self.sigma_w2, p.size, weights)
+        atoms = [(0.0, 1.0 - p.min())] if p.min() < 1 else []
+        top = max(0.0, 1.0 - np.sum(1.0 - p))
+        if weights == "orthogonal" and top > 0:
+            atoms.append((self.sigma_w2**p.size, top))
+        self.__dict__["atoms"] = atoms
+        return self
+
+    @property
+    def label(self) -> str:
+        """A short description for plots."""
+        name = self.act.name if self.act is not None else "Bernoulli layers"
+        return f"{name}, {self.weights}, L = {self.depth}"
 
     def _fixed_point(self) -> float:
         """q*; for linear and (leaky) relu the law of D^2 does not depend on q, so a divergent

@@ -178,3 +178,24 @@ def test_formula_activation_spectrum_and_unsupported_formulas():
     for formula in ("x*erf(x)", "erf(2*x)"):
         with pytest.raises(ParameterError, match="not supported"):
             jacobian_spectrum(formula, 1.2, 0.05, 4, "orthogonal", q=1.0)
+
+
+def test_layer_dependent_bernoulli_laws():
+    from meanfield.spectrum import JacobianSpectrum
+
+    # uniform fractions reproduce the common-law solver
+    a = JacobianSpectrum.bernoulli_layers([0.5] * 6, 2.0, "gaussian")
+    b = jacobian_spectrum("relu", 2.0, 0.0, 6, "gaussian")
+    x = np.geomspace(1e-5, 0.99 * b.support()[1], 9)
+    np.testing.assert_allclose(a.pdf(x), b.pdf(x), rtol=1e-10)
+    # mixed fractions: m_1 = sigma_w^2L prod p_l, Var/m_1^2 = sum_l (1/p_l - 1) + L [Gaussian]
+    p = np.array([0.4, 0.55, 0.5, 0.62])
+    for weights, s1 in (("gaussian", 1.0), ("orthogonal", 0.0)):
+        s = JacobianSpectrum.bernoulli_layers(p, 2.0, weights)
+        m1 = 2.0**4 * p.prod()
+        assert s.mean() == pytest.approx(m1, rel=1e-13)
+        assert s.var() == pytest.approx(m1**2 * (np.sum(1 / p - 1) + 4 * s1), rel=1e-12)
+        assert s.atoms[0] == (0.0, pytest.approx(1 - p.min()))
+        assert s.cdf(s.support()[1]) == pytest.approx(1.0, abs=1e-9)
+    with pytest.raises(ParameterError):
+        JacobianSpectrum.bernoulli_layers([0.5, 1.5], 2.0)

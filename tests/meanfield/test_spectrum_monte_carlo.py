@@ -37,3 +37,22 @@ def test_theory_matches_sampled_networks(name, sb2, depth, weights):
     assert abs(result.mass_below_floor_empirical - result.mass_below_floor_theory) < bound
     # the largest sampled eigenvalue sits near the edge (finite-N fluctuations are O(N^-2/3))
     assert samples.lam.max() < theory.support()[1] * 1.15
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("weights", ["orthogonal", "gaussian"])
+def test_comparison_conditioned_on_the_sampled_active_fractions(weights):
+    # one network: its layers' active fractions fluctuate by sqrt(p(1-p)/N); the theory with those
+    # sampled fractions (layer-dependent Bernoulli laws) is the fair reference, and at least as close
+    from meanfield.simulate import conditioned_bernoulli_p
+    from meanfield.spectrum import JacobianSpectrum
+
+    L = 8
+    samples = jacobian_singular_values("relu", 2.0, 0.0, L, N, weights=weights, n_networks=1, seed=11)
+    p = conditioned_bernoulli_p(samples)[0]
+    conditioned = JacobianSpectrum.bernoulli_layers(p, 2.0, weights)
+    generic = mf.jacobian_spectrum("relu", 2.0, 0.0, L, weights)
+    floor = 1e-8 * generic.support()[1]
+    ks_conditioned = ks_distance(samples, conditioned, floor=floor).statistic
+    assert ks_conditioned < ks_bound(N) + 5.0 / N
+    assert ks_conditioned <= ks_distance(samples, generic, floor=floor).statistic + 2.0 / N
