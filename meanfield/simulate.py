@@ -35,10 +35,9 @@ pre-activations (..., n_inputs, n_l), where ``...`` is empty or (n_networks,).
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Sequence, Union
-
-import functools
 
 import numpy as np
 from threadpoolctl import threadpool_limits

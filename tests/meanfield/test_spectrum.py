@@ -199,3 +199,16 @@ def test_layer_dependent_bernoulli_laws():
         assert s.cdf(s.support()[1]) == pytest.approx(1.0, abs=1e-9)
     with pytest.raises(ParameterError):
         JacobianSpectrum.bernoulli_layers([0.5, 1.5], 2.0)
+
+
+@pytest.mark.parametrize("weights", ["orthogonal", "gaussian"])
+def test_depth_1000_off_criticality(weights):
+    # chi_1 = 0.95: the mean 0.95^1000 ~ 5e-23 and the density live far from 1 without overflow
+    sw2 = 0.95 / float(mf.derivative_moment(mf.activation("tanh"), 0.5))
+    s = jacobian_spectrum("tanh", sw2, 0.0, 1000, weights, q=0.5)
+    assert s.mean() == pytest.approx(0.95**1000, rel=1e-9)
+    hi = s.support()[1]
+    assert np.isfinite(hi) and 0 < hi < 1e-10
+    r = s.pdf(np.geomspace(1e-6 * hi, 0.99 * hi, 50))
+    assert np.all(np.isfinite(r)) and np.all(r >= 0) and np.any(r > 0)
+    assert s.cdf(hi) == pytest.approx(1.0, abs=1e-9)
