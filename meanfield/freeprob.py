@@ -52,6 +52,10 @@ class D2Law:
     ``nodes``/``weights``/``values``: the continuous part as a complex quadrature on a deformed
     contour: E[f(d)] = sum_j weights_j f(values_j) for f analytic on the way (None if discrete).
     ``moments_exact``: mu_k = E[d^k], k = 1..K (real quadrature / exact sums).
+    ``accuracy``: estimated relative error of M near the support (general smooth contour: the
+    change against twice the nodes per panel; 0.0 where not estimated).
+    ``interior``: values inside the support of d where its density is singular (local extrema of
+    d, and its limits as |g| -> infinity): the spectrum's cdf is not available for such laws yet.
     """
 
     activation: str
@@ -61,6 +65,8 @@ class D2Law:
     weights: np.ndarray | None
     max_d: float
     moments_exact: np.ndarray
+    accuracy: float = 0.0
+    interior: tuple[float, ...] = ()
 
     @property
     def _total_weight(self) -> complex:
@@ -162,6 +168,115 @@ def _contour(act: Activation, q: float, n: int):
     return values, weights
 
 
+_T_GENERAL = 9.0  # the full-line contour runs over t in [-9, 9] (Gaussian weight e^-40.5 beyond)
+
+
+def _turning_points(act: Activation, q: float) -> np.ndarray:
+    """Sign changes of d'(t) = 2 sqrt(q) phi'(sqrt(q) t) phi''(sqrt(q) t) on [-T, T], refined by brentq."""
+    sq = np.sqrt(q)
+
+    def dd(t):
+        return float(np.asarray(act.dphi(np.array([sq * t])) * act.d2phi(np.array([sq * t])))[0])
+
+    grid = np.linspace(-_T_GENERAL, _T_GENERAL, 3601)
+    s = np.sign(act.dphi(sq * grid) * act.d2phi(sq * grid))
+    roots = []
+    nz = np.flatnonzero(s != 0)
+    for a, b in zip(nz[:-1], nz[1:]):
+        if s[a] != s[b]:
+            roots.append(grid[a + 1] if b == a + 2 else brentq(dd, grid[a], grid[b], xtol=1e-15, rtol=1e-15))
+    return np.array(roots)
+
+
+def _general_nodes(turning: np.ndarray, per_panel: int):
+    """Composite Gauss-Legendre on [-T, T]: panels <= 0.5, halving geometrically down to 1e-6
+    towards every turning point of d (the poles of d/(zeta - d) approach the contour there)."""
+    T = _T_GENERAL
+    breaks = [np.linspace(-T, T, int(2 * T / 0.5) + 1)]
+    for tk in turning:
+        offs = 0.5 * 0.5 ** np.arange(0, 21)
+        breaks.append(np.concatenate([[tk], tk - offs, tk + offs]))
+    b = np.unique(np.clip(np.concatenate(breaks), -T, T))
+    b = b[np.concatenate([[True], np.diff(b) > 1e-12])]
+    u, w = special.roots_legendre(per_panel)
+    lo, hi = b[:-1, None], b[1:, None]
+    t = (lo + (hi - lo) * (u + 1) / 2).ravel()
+    wt = ((hi - lo) / 2 * w).ravel()
+    return t, wt
+
+
+def _general_lift(t, turning, sign0: float, kappa: float, width: float, radius: float):
+    """c(t) = kappa E(t) S(t) and c'(t): S = sign0 prod_k tanh((t - t_k)/width) has the sign of -d'
+    and vanishes at the turning points; E = (1 + (t/R)^2)^(-1/2) makes the lift decay like 1/t, which
+    keeps the contour below the spurious roots of d(g) = zeta in the Gaussian-type tails
+    (Im g ~ pi/(q Re g), as for erf; notes/spectra.md section 4 item 4)."""
+    th = np.tanh((t[:, None] - turning[None, :]) / width)
+    s = sign0 * np.prod(th, axis=1)
+    ds = np.zeros_like(t)
+    for k in range(len(turning)):
+        others = np.prod(np.delete(th, k, axis=1), axis=1)
+        ds += (1.0 - th[:, k] ** 2) / width * others
+    ds *= sign0
+    e = 1.0 / np.sqrt(1.0 + (t / radius) ** 2)
+    de = -t / radius**2 * e**3
+    return kappa * e * s, kappa * (de * s + e * ds)
+
+
+def _general_contour(act: Activation, q: float, n_nodes: int):
+    """Full-line contour g(t) = t + i c(t), t in [-9, 9], for smooth phi with d(g) neither even nor
+    monotone in |g| (silu, gelu, softplus, x erf x, ...).
+
+    For zeta = x + iy, y -> 0+, the pole of d/(zeta - d) near a real g0 with d(g0) = x sits at
+    g0 + i y/d'(g0): the contour must pass below it where d' > 0 and above where d' < 0, so c has the
+    sign of -d' and vanishes at the turning points (:func:`_general_lift`), where the nodes are graded
+    (:func:`_general_nodes`, ``max(8, n_nodes // 50)`` nodes per panel).  Weights
+    varphi(g) g'(t) w_t.  Returns (values, weights, max_d, accuracy) with accuracy the largest
+    relative change of M near the support against twice the nodes per panel.
+    """
+    sq = np.sqrt(q)
+    dphi_c = _complex_dphi(act)
+    turning = _turning_points(act, q)
+    grid = np.linspace(-_T_GENERAL, _T_GENERAL, 3601)
+    slope = act.dphi(sq * grid) * act.d2phi(sq * grid)
+    left = grid < (turning[0] if len(turning) else np.inf)
+    sign_left = -np.sign(slope[left][np.argmax(np.abs(slope[left]))])
+    sign0 = sign_left * (-1.0) ** len(turning)
+    kappa = min(1.0, 0.6 * _singularity_distance(act) / sq)
+    width = kappa
+    radius = max(0.3 * np.pi / (q * kappa), 1.0)
+    wide = np.linspace(-40.0, 40.0, 80001) * sq
+    max_d = float(max(np.max(act.dphi(wide) ** 2), *(act.dphi(sq * turning) ** 2 if len(turning) else [0.0])))
+    min_d = float(np.min(act.dphi(sq * grid) ** 2))
+
+    def build(per_panel):
+        t, wt = _general_nodes(turning, per_panel)
+        c, dc = _general_lift(t, turning, sign0, kappa, width, radius)
+        g = t + 1j * c
+        weights = _INV_SQRT2PI * np.exp(-0.5 * g * g) * (1.0 + 1j * dc) * wt
+        with np.errstate(all="ignore"):
+            values = dphi_c(sq * g) ** 2
+        return values, weights
+
+    per_panel = max(8, n_nodes // 50)
+    values, weights = build(per_panel)
+    values2, weights2 = build(2 * per_panel)
+    # accuracy probe: inside the support, at the turning values, close to the real axis
+    xs = np.concatenate([np.linspace(min_d, max_d, 7)[1:-1], act.dphi(sq * turning) ** 2])
+    span = max(max_d - min_d, 1e-300)
+    zeta = np.concatenate([xs + 1e-3j * span, xs + 1e-7j * span])
+
+    def m(v, w):
+        return zeta * np.sum(w / (zeta[:, None] - v), axis=1) - np.sum(w)
+
+    m1, m2 = m(values, weights), m(values2, weights2)
+    accuracy = float(np.max(np.abs(m1 - m2) / np.maximum(np.abs(m2), 1e-300)))
+    ends = act.dphi(sq * np.array([-40.0, 40.0])) ** 2
+    special_values = np.concatenate([act.dphi(sq * turning) ** 2, ends])
+    tol = 1e-9 * max_d
+    interior = tuple(sorted(float(v) for v in special_values if min_d + tol < v < max_d - tol))
+    return values, weights, max_d, accuracy, interior
+
+
 def _complex_dphi(act: Activation):
     """phi' that accepts complex arguments (the built-ins' scipy helpers such as expit do not)."""
     try:
@@ -211,15 +326,15 @@ def _law(act: Activation, q: float, n_nodes: int) -> D2Law:
     g = np.linspace(0.0, 9.0, 2001)
     d_plus, d_minus = act.dphi(np.sqrt(q) * g) ** 2, act.dphi(-np.sqrt(q) * g) ** 2
     scale = max(float(np.max(d_plus)), 1e-300)
+    accuracy, interior = 0.0, ()
     if np.max(np.abs(d_plus - d_minus)) > 1e-12 * scale or np.any(np.diff(d_plus) > 1e-12 * scale):
-        # the contour's lift direction relies on d(g) even and non-increasing for g > 0
-        raise ParameterError(
-            f"Jacobian spectra of {act.name} are not supported yet: phi'(x)^2 must be even and "
-            "non-increasing in |x| (as for tanh, erf, ...) for the deformed-contour transform"
-        )
-    values, weights = _contour(act, q, n_nodes)
-    max_d = float(act.dphi(np.array([0.0]))[0] ** 2)
-    law = D2Law(act.name, q, (), values, weights, max_d, mus)
+        # d(g) not even/non-increasing (silu, gelu, softplus, x erf x, ...): full-line contour
+        # lifted against the sign of d'(g), graded towards the turning points of d
+        values, weights, max_d, accuracy, interior = _general_contour(act, q, n_nodes)
+    else:
+        values, weights = _contour(act, q, n_nodes)
+        max_d = float(act.dphi(np.array([0.0]))[0] ** 2)
+    law = D2Law(act.name, q, (), values, weights, max_d, mus, accuracy, interior)
     # the deformed contour must give the same transform as the real axis away from the support:
     # a lift across a complex singularity of phi' would show here
     probe = np.array([2.0 * max_d + 0.5j * max_d, 0.5 * max_d + 1j * max_d])

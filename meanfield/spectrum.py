@@ -216,6 +216,12 @@ class JacobianSpectrum:
 
     def cdf(self, lam) -> np.ndarray:
         """P(lambda <= lam), atoms included; continuous part integrated from the top edge."""
+        if self.law is not None and self.law.interior:
+            raise ParameterError(
+                f"the cdf of the {self.act.name} spectrum is not available yet: the law of D^2 piles up "
+                f"at interior values {self.law.interior} (local extrema or limits of phi'^2), which the "
+                "cdf integration does not resolve; pdf, moments and support are available"
+            )
         lam = np.asarray(check.real_array("lam", lam), dtype=float)
         flat = lam.ravel()
         out = np.zeros(flat.shape)
