@@ -131,6 +131,7 @@ def weights_s_transform(weights: str, sigma_w2: float, w):
 
 
 _N_MOMENTS = 12
+_LIFT_SHRINK = (1.0, 0.5, 0.25, 0.125, 0.0625)
 
 
 def _discrete(act: Activation, q: float):
@@ -146,7 +147,7 @@ def _discrete(act: Activation, q: float):
     return None
 
 
-def _contour(act: Activation, q: float, n: int):
+def _contour(act: Activation, q: float, n: int, shrink: float = 1.0):
     """Deformed contour g(t) = t + i c(t), t = 9 u^2 in [0, 9], and weights 2 varphi(g) g'(t) dt.
 
     d(g) = phi'(sqrt(q) g)^2 is even and decreasing on g > 0 for the supported smooth activations
@@ -158,7 +159,7 @@ def _contour(act: Activation, q: float, n: int):
     u = (u + 1.0) / 2  # t = 9 u^2 clusters the nodes near g = 0, where the poles of d/(zeta - d)
     t = 9.0 * u * u  # approach the contour when zeta nears the top of the support of d
     w = w / 2 * 18.0 * u
-    kappa = min(1.5, 0.6 * _singularity_distance(act) / np.sqrt(q)) if q > 0 else 0.0
+    kappa = shrink * min(1.5, 0.6 * _singularity_distance(act) / np.sqrt(q)) if q > 0 else 0.0
     c = kappa * np.tanh(t)
     dc = kappa / np.cosh(t) ** 2
     g = t + 1j * c
@@ -222,7 +223,7 @@ def _general_lift(t, turning, sign0: float, kappa: float, width: float, radius: 
     return kappa * e * s, kappa * (de * s + e * ds)
 
 
-def _general_contour(act: Activation, q: float, n_nodes: int):
+def _general_contour(act: Activation, q: float, n_nodes: int, shrink: float = 1.0):
     """Full-line contour g(t) = t + i c(t), t in [-9, 9], for smooth phi with d(g) neither even nor
     monotone in |g| (silu, gelu, softplus, x erf x, ...).
 
@@ -241,7 +242,7 @@ def _general_contour(act: Activation, q: float, n_nodes: int):
     left = grid < (turning[0] if len(turning) else np.inf)
     sign_left = -np.sign(slope[left][np.argmax(np.abs(slope[left]))])
     sign0 = sign_left * (-1.0) ** len(turning)
-    kappa = min(1.0, 0.6 * _singularity_distance(act) / sq)
+    kappa = shrink * min(1.0, 0.6 * _singularity_distance(act) / sq)
     width = kappa
     radius = max(0.3 * np.pi / (q * kappa), 1.0)
     wide = np.linspace(-40.0, 40.0, 80001) * sq
@@ -326,25 +327,31 @@ def _law(act: Activation, q: float, n_nodes: int) -> D2Law:
     g = np.linspace(0.0, 9.0, 2001)
     d_plus, d_minus = act.dphi(np.sqrt(q) * g) ** 2, act.dphi(-np.sqrt(q) * g) ** 2
     scale = max(float(np.max(d_plus)), 1e-300)
-    accuracy, interior = 0.0, ()
-    if np.max(np.abs(d_plus - d_minus)) > 1e-12 * scale or np.any(np.diff(d_plus) > 1e-12 * scale):
-        # d(g) not even/non-increasing (silu, gelu, softplus, x erf x, ...): full-line contour
-        # lifted against the sign of d'(g), graded towards the turning points of d
-        values, weights, max_d, accuracy, interior = _general_contour(act, q, n_nodes)
-    else:
-        values, weights = _contour(act, q, n_nodes)
-        max_d = float(act.dphi(np.array([0.0]))[0] ** 2)
-    law = D2Law(act.name, q, (), values, weights, max_d, mus, accuracy, interior)
-    # the deformed contour must give the same transform as the real axis away from the support:
-    # a lift across a complex singularity of phi' would show here
-    probe = np.array([2.0 * max_d + 0.5j * max_d, 0.5 * max_d + 1j * max_d])
-    real_axis = np.array([_real_axis_m(act, q, z) for z in probe])
-    if np.max(np.abs(law.M(probe)[0] - real_axis)) > 1e-9 * np.max(np.abs(real_axis)):
-        raise ParameterError(
-            f"the contour transform of phi'(x)^2 for {act.name} does not match the real-axis integral "
-            "(phi' has complex singularities too close to the real axis): not supported yet"
-        )
-    return law
+    general = np.max(np.abs(d_plus - d_minus)) > 1e-12 * scale or np.any(np.diff(d_plus) > 1e-12 * scale)
+    # the lift must stay below phi's complex singularities; their distance is known for tanh and
+    # erf only, so the lift is halved until the contour transform agrees with the real-axis
+    # integral at two probe points away from the support (tanh(k x) needs 1/k of tanh's lift)
+    probe = None
+    for shrink in _LIFT_SHRINK:
+        accuracy, interior = 0.0, ()
+        if general:
+            # d(g) not even/non-increasing (silu, gelu, softplus, x erf x, ...): full-line contour
+            # lifted against the sign of d'(g), graded towards the turning points of d
+            values, weights, max_d, accuracy, interior = _general_contour(act, q, n_nodes, shrink)
+        else:
+            values, weights = _contour(act, q, n_nodes, shrink)
+            max_d = float(act.dphi(np.array([0.0]))[0] ** 2)
+        law = D2Law(act.name, q, (), values, weights, max_d, mus, accuracy, interior)
+        if probe is None:
+            probe = np.array([2.0 * max_d + 0.5j * max_d, 0.5 * max_d + 1j * max_d])
+            real_axis = np.array([_real_axis_m(act, q, z) for z in probe])
+        if np.max(np.abs(law.M(probe)[0] - real_axis)) <= 1e-9 * np.max(np.abs(real_axis)):
+            return law
+    raise ParameterError(
+        f"the contour transform of phi'(x)^2 for {act.name} does not match the real-axis integral even "
+        f"with a lift of {_LIFT_SHRINK[-1]:g} of the default (complex singularities of phi' too close to "
+        "the real axis): not supported"
+    )
 
 
 def _real_axis_m(act: Activation, q: float, z: complex) -> complex:

@@ -174,10 +174,15 @@ def test_formula_activation_spectrum_and_unsupported_formulas():
     assert a.support()[1] == pytest.approx(b.support()[1], rel=1e-10)
     x = b.support()[1] * np.array([0.1, 0.5, 0.9])
     np.testing.assert_allclose(a.pdf(x), b.pdf(x), rtol=1e-7)
-    # phi'^2 not even/non-increasing, or complex singularities too close for the contour: clear errors
-    for formula in ("erf(2*x)",):  # x*erf(x) is supported now: tests/meanfield/test_freeprob_general.py
-        with pytest.raises(ParameterError, match="not supported"):
-            jacobian_spectrum(formula, 1.2, 0.05, 4, "orthogonal", q=1.0)
+    # tanh(4x) at q = 1 is tanh at q = 16 with d scaled by 16: lambda scales by 16^L (the lift is
+    # halved until the contour clears the singularities at pi/8)
+    c = jacobian_spectrum("tanh(4*x)", 1.2, 0.05, 4, "orthogonal", q=1.0)
+    e = jacobian_spectrum("tanh", 1.2, 0.05, 4, "orthogonal", q=16.0)
+    assert c.support()[1] == pytest.approx(16**4 * e.support()[1], rel=1e-9)
+    y = e.support()[1] * np.array([0.2, 0.6])
+    np.testing.assert_allclose(c.pdf(16**4 * y) * 16**4, e.pdf(y), rtol=1e-6)
+    with pytest.raises(ParameterError, match="not supported"):
+        jacobian_spectrum("tanh(40*x)", 1.2, 0.05, 4, "orthogonal", q=1.0)
 
 
 def test_layer_dependent_bernoulli_laws():
