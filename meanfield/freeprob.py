@@ -524,8 +524,9 @@ class _Continuation:
             _, dF, _ = self._residual(np.array([v + 0j]), np.array([0.0 + 0j]), False)
             return float(dF[0].real)
 
-        vals = np.array([dlogz(g) for g in grid])
-        sign = np.sign(vals)
+        grid = np.asarray(grid, dtype=float)
+        _, dF, _ = self._residual(grid + 0j, np.zeros(grid.shape, dtype=complex), False)
+        sign = np.sign(dF.real)
         change = np.nonzero(sign[:-1] * sign[1:] < 0)[0]
         if change.size == 0:
             return float("nan")

@@ -414,23 +414,23 @@ def _check_c(c):
     return np.clip(c, -1.0, 1.0)
 
 
-def cross_moment(act: Activation, q1, q2, c) -> np.ndarray:
-    """E[phi(u1) phi(u2)] for pre-activation variances q1, q2 and correlation c."""
+def _pair_moment(act: Activation, q1, q2, c, derivative: bool) -> np.ndarray:
     forms = _forms(act)
     c = _check_c(c)
-    if forms.C is not None:
-        return np.asarray(forms.C(np.asarray(q1, float), np.asarray(q2, float), c), dtype=float)
-    return _bivariate(
-        act.phi, act.phi, forms.inner, act.kinks, act.kinks, q1, q2, c, lambda q: second_moment(act, q)
-    )
+    closed = forms.Cd if derivative else forms.C
+    if closed is not None:
+        return np.asarray(closed(np.asarray(q1, float), np.asarray(q2, float), c), dtype=float)
+    f = act.dphi if derivative else act.phi
+    inner = forms.dinner if derivative else forms.inner
+    moment = derivative_moment if derivative else second_moment
+    return _bivariate(f, f, inner, act.kinks, act.kinks, q1, q2, c, lambda q: moment(act, q))
+
+
+def cross_moment(act: Activation, q1, q2, c) -> np.ndarray:
+    """E[phi(u1) phi(u2)] for pre-activation variances q1, q2 and correlation c."""
+    return _pair_moment(act, q1, q2, c, derivative=False)
 
 
 def derivative_cross_moment(act: Activation, q1, q2, c) -> np.ndarray:
     """E[phi'(u1) phi'(u2)]: the slope of the correlation map times q/sigma_w^2 (Price's theorem)."""
-    forms = _forms(act)
-    c = _check_c(c)
-    if forms.Cd is not None:
-        return np.asarray(forms.Cd(np.asarray(q1, float), np.asarray(q2, float), c), dtype=float)
-    return _bivariate(
-        act.dphi, act.dphi, forms.dinner, act.kinks, act.kinks, q1, q2, c, lambda q: derivative_moment(act, q)
-    )
+    return _pair_moment(act, q1, q2, c, derivative=True)

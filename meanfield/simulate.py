@@ -743,8 +743,8 @@ def jacobian_singular_values(
 
     Cost: L N^3 flops per network for the products (plus the Haar QR for orthogonal weights, about
     as much again) and one SVD.  Memory: three (n_networks, N, N) float64 arrays at a time.
-    Multi-threaded BLAS on few cores can make the QR many times slower: set OPENBLAS_NUM_THREADS=1
-    (or use threadpoolctl) when several processes share the machine.
+    BLAS runs single-threaded inside (threadpoolctl): multi-threaded BLAS on few shared cores made
+    the QR many times slower.
 
     Parameters
     ----------

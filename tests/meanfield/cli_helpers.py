@@ -26,3 +26,12 @@ def number(value):
     else:
         assert isinstance(value, (int, float)) and not isinstance(value, bool), value
     return float(value)
+
+
+def assert_one_line_error(code, out, err, fragment):
+    """Bad input: exit 2, nothing on stdout, one 'meanfield: error:' line naming ``fragment``."""
+    assert code == 2
+    assert out == ""
+    assert err.startswith("meanfield: error: ") and err.endswith("\n") and err.count("\n") == 1, err
+    assert fragment in err
+    assert "Traceback" not in err

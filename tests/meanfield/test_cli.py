@@ -18,7 +18,7 @@ import pytest
 
 import meanfield as mf
 from meanfield import cli
-from tests.meanfield.cli_helpers import number, run, strict_json
+from tests.meanfield.cli_helpers import assert_one_line_error, number, run, strict_json
 
 ROOT = Path(__file__).resolve().parents[2]
 # 12 significant digits in the text output: relative rounding error <= 5e-12
@@ -291,12 +291,7 @@ def test_phase_writes_png(capsys, tmp_path):
     ],
 )
 def test_bad_input_one_line_exit_2(capsys, argv, fragment):
-    code, out, err = run(capsys, *argv)
-    assert code == 2
-    assert out == ""
-    assert err.startswith("meanfield: error: ") and err.endswith("\n") and err.count("\n") == 1, err
-    assert fragment in err
-    assert "Traceback" not in err
+    assert_one_line_error(*run(capsys, *argv), fragment)
 
 
 def test_help_exits_0_and_documents_json(capsys):

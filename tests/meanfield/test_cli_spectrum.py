@@ -15,7 +15,7 @@ import pytest
 
 import meanfield as mf
 from meanfield.spectrum import jacobian_spectrum
-from tests.meanfield.cli_helpers import number, run, strict_json
+from tests.meanfield.cli_helpers import assert_one_line_error, number, run, strict_json
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -157,12 +157,7 @@ BASE = ["--sigma-w2", "2", "--sigma-b2", "0", "--depth", "3"]
 )
 def test_bad_input_one_line_exit_2(capsys, tmp_path, monkeypatch, argv, fragment):
     monkeypatch.chdir(tmp_path)
-    code, out, err = run(capsys, *argv)
-    assert code == 2
-    assert out == ""
-    assert err.startswith("meanfield: error: ") and err.endswith("\n") and err.count("\n") == 1, err
-    assert fragment in err
-    assert "Traceback" not in err
+    assert_one_line_error(*run(capsys, *argv), fragment)
     assert not (tmp_path / "a.png").exists()
 
 
