@@ -14,14 +14,19 @@ sigma_b^2 = 0.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
 
 from . import validation as check
 from .activations import activation
 from .criticality import critical_point
 from .errors import ActivationError, DivergentFixedPointError
+from .errors import ParameterError
 from .maps import chi1, fixed_point
+from .simulate import _generator, sample_weights
 
-__all__ = ["kumar_sigma_w2", "kumar", "KumarVerdict"]
+__all__ = ["kumar_sigma_w2", "kumar", "KumarVerdict", "looks_linear"]
 
 
 def kumar_sigma_w2(act) -> float:
@@ -73,3 +78,61 @@ def kumar(act, sigma_b2: float = 0.0, rtol: float = 1e-6) -> KumarVerdict:
     except DivergentFixedPointError:  # e.g. softplus: sigma_w2 = 2.70 > 2, q grows without bound
         q, c = float("inf"), float("nan")
     return KumarVerdict(act.name, sw2, sb2, q, c, critical_point(act, sb2).sigma_w2, abs(c - 1) <= rtol)
+
+
+def looks_linear(
+    widths: Sequence[int], orthogonal: bool = True, seed=None, sigma_w2: float = 1.0
+) -> list[np.ndarray]:
+    """Parameter-sharing ("looks-linear") ReLU weights, shapes (fan_out, fan_in).
+
+    Balduzzi et al. 2017 ("The shattered gradients problem"), Burkholz & Dubatovka 2019
+    ("Initialization of ReLUs for dynamical isometry"): from template matrices W0^l
+    (n_l x n_{l-1}) build
+
+        first layer  [W0; -W0]              (2 n_1 x n_0)
+        hidden       [[W0, -W0], [-W0, W0]] (2 n_l x 2 n_{l-1})
+        last         [W0, -W0]              (n_L x 2 n_{L-1})
+
+    with zero biases.  Since relu(u) - relu(-u) = u, the hidden representations are
+    x^l = [relu(z^l); relu(-z^l)] with z^l = W0^l z^{l-1}, and the network computes
+    the linear map W0^L ... W0^1 x exactly.  With orthogonal square W0 every input-output Jacobian
+    singular value is exactly 1 at any depth.
+
+    Parameters
+    ----------
+    widths : sequence of int
+        The template's widths [n_0, n_1, ..., n_L] (L >= 1); physical hidden widths are 2 n_l.
+        For L = 1 the single layer is the template itself (nothing to share).
+    orthogonal : bool
+        W0 = sigma_w O with O Haar (orthonormal rows or columns, fan-in scaling of
+        :func:`meanfield.simulate.sample_weights`); otherwise W0_ij ~ N(0, sigma_w^2 / n_{l-1}).
+    seed : int, Generator or None
+    sigma_w2 : float
+        Template weight variance (default 1: the critical linear net).
+
+    Returns
+    -------
+    list of ndarray
+        L weight matrices; the biases are zero.
+    """
+    rng = _generator(seed)
+    try:
+        widths = [check.positive_int("width", n) for n in widths]
+    except TypeError:
+        raise ParameterError(f"widths must be a sequence of integers, got {widths!r}") from None
+    if len(widths) < 2:
+        raise ParameterError(f"widths must list n_0 and at least one layer width, got {widths!r}")
+    if not isinstance(orthogonal, (bool, np.bool_)):
+        raise ParameterError(f"orthogonal must be True or False, got {orthogonal!r}")
+    kind = "orthogonal" if orthogonal else "gaussian"
+    depth = len(widths) - 1
+    out = []
+    for l, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:]), start=1):
+        w0 = sample_weights(rng, fan_out, fan_in, sigma_w2, kind)
+        if depth > 1:
+            if l > 1:
+                w0 = np.hstack([w0, -w0])
+            if l < depth:
+                w0 = np.vstack([w0, -w0])
+        out.append(w0)
+    return out
