@@ -8,8 +8,8 @@ eigenvalues of J J^T.  Transforms (notes/spectra.md, section 2):
     G(z) = (M(z) + 1)/z,   rho(lambda) = -Im G(lambda + i0)/pi.
 
 The law of d = D^2 = phi'(sqrt(q*) g)^2, g ~ N(0, 1) (:class:`D2Law`), is either a finite set of
-atoms (linear, relu, leaky relu, hard-tanh: phi' piecewise constant) or, for smooth phi, a
-continuous law whose transform M_{D^2}(zeta) = E[d/(zeta - d)] is computed on a contour deformed
+atoms (linear, relu, leaky relu, hard-tanh: phi' piecewise constant), or an atom at scale^2 plus a
+continuous part from the negative half-line (selu, elu), or, for smooth phi, a continuous law whose transform M_{D^2}(zeta) = E[d/(zeta - d)] is computed on a contour deformed
 into the complex g-plane, so that it stays the analytic continuation from the upper half plane
 when zeta touches the real support of d (section 3 of the notes).
 
@@ -49,13 +49,16 @@ class D2Law:
     """The law of d = phi'(sqrt(q) g)^2.
 
     ``atoms``: ((value, mass), ...) of the discrete part (empty for a continuous law).
-    ``nodes``/``weights``/``values``: the continuous part as a complex quadrature on a deformed
-    contour: E[f(d)] = sum_j weights_j f(values_j) for f analytic on the way (None if discrete).
+    ``weights``/``values``: the continuous part as a complex quadrature on a deformed contour:
+    E[f(d); continuous part] = sum_j weights_j f(values_j) for f analytic on the way (None if the
+    law is discrete).  selu and elu have both: an atom at scale^2 (x > 0) and a continuous part.
     ``moments_exact``: mu_k = E[d^k], k = 1..K (real quadrature / exact sums).
     ``accuracy``: estimated relative error of M near the support (general smooth contour: the
     change against twice the nodes per panel; 0.0 where not estimated).
     ``interior``: values inside the support of d where its density is singular (local extrema of
-    d, and its limits as |g| -> infinity): the spectrum's cdf is not available for such laws yet.
+    d, its limits as |g| -> infinity, an atom inside the continuous part): at one orthogonal layer
+    the spectrum is then taken from :mod:`meanfield.derivative_law`, deeper the free convolution
+    smooths them.
     """
 
     activation: str
@@ -83,21 +86,22 @@ class D2Law:
     def M(self, zeta):
         """M(zeta) = E[d/(zeta - d)] and its derivative -E[d/(zeta - d)^2], vectorized (complex)."""
         zeta = np.asarray(zeta, dtype=complex)
+        m = np.zeros_like(zeta)
+        dm = np.zeros_like(zeta)
+        for value, mass in self.atoms:
+            r = value / (zeta - value)
+            m += mass * r
+            dm -= mass * r / (zeta - value)
         if self.discrete:
-            m = np.zeros_like(zeta)
-            dm = np.zeros_like(zeta)
-            for value, mass in self.atoms:
-                r = value / (zeta - value)
-                m += mass * r
-                dm -= mass * r / (zeta - value)
             return m, dm
         # d/(zeta - d) = zeta/(zeta - d) - 1:  M = zeta S0 - W,  M' = S0 - zeta S1,
-        # S0 = sum w/(zeta - d), S1 = sum w/(zeta - d)^2, W = sum w (= 1 up to quadrature error)
-        # einsum, not BLAS: multi-threaded zgemv on many small calls stalls when cores are shared
+        # S0 = sum w/(zeta - d), S1 = sum w/(zeta - d)^2, W = sum w (= the continuous mass up to
+        # quadrature error); einsum, not BLAS: multi-threaded zgemv on many small calls stalls when
+        # cores are shared
         inv = 1.0 / (zeta[..., None] - self.values)
         s0 = np.einsum("...j,j->...", inv, self.weights)
         s1 = np.einsum("...j,j->...", inv * inv, self.weights)
-        return zeta * s0 - self._total_weight, s0 - zeta * s1
+        return m + zeta * s0 - self._total_weight, dm + s0 - zeta * s1
 
 
     def s_transform(self, w):
@@ -141,19 +145,23 @@ def _discrete(act: Activation, q: float):
     if act.family == "relu":
         a = act.params.get("slope", 0.0)
         return ((a * a, 0.5), (1.0, 0.5)) if a > 0 else ((0.0, 0.5), (1.0, 0.5))
+    if act.family == "selu" and act.params["alpha"] == 0:  # elu with alpha = 0: a scaled relu
+        return ((0.0, 0.5), (act.params.get("scale", 1.0) ** 2, 0.5))
     if act.family == "hardtanh":
         p = float(special.erf(1.0 / np.sqrt(2.0 * q))) if q > 0 else 1.0
         return ((0.0, 1.0 - p), (1.0, p))
     return None
 
 
-def _contour(act: Activation, q: float, n: int, shrink: float = 1.0):
-    """Deformed contour g(t) = t + i c(t), t = 9 u^2 in [0, 9], and weights 2 varphi(g) g'(t) dt.
+def _contour(act: Activation, q: float, n: int, shrink: float = 1.0, dphi=None, side: float = 1.0, factor: float = 2.0):
+    """Deformed contour g(t) = t + i c(t), t = 9 u^2 in [0, 9], and weights factor varphi(g) g'(t) dt.
 
-    d(g) = phi'(sqrt(q) g)^2 is even and decreasing on g > 0 for the supported smooth activations
-    (odd phi with |phi'| decreasing: tanh, erf, ...), so the poles of d/(zeta - d) move below the
-    contour as zeta enters the upper half plane; c(t) = kappa tanh(t) lifts the contour by kappa,
-    kept below phi's complex singularities (kappa <= 0.6 of their distance).
+    d(t) = dphi(side sqrt(q) g)^2 is non-increasing in t >= 0: for even d (odd phi with |phi'|
+    decreasing: tanh, erf, ...; ``factor`` 2 counts both halves of the g-line) and for the negative
+    half-line of selu/elu (``side`` -1, ``factor`` 1, ``dphi`` the analytic branch scale alpha e^x).
+    The poles of d/(zeta - d) move below the contour as zeta enters the upper half plane;
+    c(t) = kappa tanh(t) lifts the contour by kappa, kept below phi's complex singularities and the
+    spurious roots of d(g) = zeta (kappa <= 0.6 of their distance).
     """
     u, w = special.roots_legendre(n)
     u = (u + 1.0) / 2  # t = 9 u^2 clusters the nodes near g = 0, where the poles of d/(zeta - d)
@@ -163,9 +171,9 @@ def _contour(act: Activation, q: float, n: int, shrink: float = 1.0):
     c = kappa * np.tanh(t)
     dc = kappa / np.cosh(t) ** 2
     g = t + 1j * c
-    weights = 2.0 * _INV_SQRT2PI * np.exp(-0.5 * g * g) * (1.0 + 1j * dc) * w
+    weights = factor * _INV_SQRT2PI * np.exp(-0.5 * g * g) * (1.0 + 1j * dc) * w
     with np.errstate(all="ignore"):
-        values = _complex_dphi(act)(np.sqrt(q) * g) ** 2
+        values = (dphi or _complex_dphi(act))(side * np.sqrt(q) * g) ** 2
     return values, weights
 
 
@@ -311,7 +319,9 @@ def _singularity_distance(act: Activation) -> float:
 @lru_cache(maxsize=256)
 def _law(act: Activation, q: float, n_nodes: int) -> D2Law:
     atoms = _discrete(act, q)
-    if atoms is None and q == 0 and not act.kinks:  # h = 0: d = phi'(0)^2 with certainty
+    one_sided = act.dphi(np.array([-1e-12, 1e-12])) ** 2
+    smooth_at_0 = abs(one_sided[0] - one_sided[1]) <= 1e-9 * max(float(np.max(one_sided)), 1e-300)
+    if atoms is None and q == 0 and smooth_at_0:  # h = 0: d = phi'(0)^2 with certainty (elu: 1)
         atoms = ((act.dphi0_squared, 1.0),)
     mus = np.array(
         [float(expectation(lambda x, k=k: act.dphi(x) ** (2 * k), q, act.kinks)) for k in range(1, _N_MOMENTS + 1)]
@@ -319,10 +329,15 @@ def _law(act: Activation, q: float, n_nodes: int) -> D2Law:
     if atoms is not None:
         mus = np.array([sum(m * v**k for v, m in atoms) for k in range(1, _N_MOMENTS + 1)])
         return D2Law(act.name, q, atoms, None, None, max(v for v, _ in atoms), mus)
-    if act.kinks:
+    if q == 0:
+        raise ParameterError(
+            f"the law of phi'(h)^2 of {act.name} at q = 0 is undefined: h = 0 sits on a kink of phi "
+            "where the one-sided derivatives differ"
+        )
+    if act.kinks and act.family != "selu":
         raise ParameterError(
             f"Jacobian spectra of {act.name} are not supported: phi' is neither piecewise constant "
-            "(linear, relu, leaky relu, hard-tanh) nor smooth"
+            "(linear, relu, leaky relu, hard-tanh), nor smooth, nor of the selu/elu form"
         )
     g = np.linspace(0.0, 9.0, 2001)
     d_plus, d_minus = act.dphi(np.sqrt(q) * g) ** 2, act.dphi(-np.sqrt(q) * g) ** 2
@@ -333,15 +348,26 @@ def _law(act: Activation, q: float, n_nodes: int) -> D2Law:
     # integral at two probe points away from the support (tanh(k x) needs 1/k of tanh's lift)
     probe = None
     for shrink in _LIFT_SHRINK:
-        accuracy, interior = 0.0, ()
-        if general:
+        accuracy, interior, atoms = 0.0, (), ()
+        if act.family == "selu":
+            # phi' = scale on x > 0 (an atom of mass 1/2 at scale^2) and scale alpha e^x on x < 0 (a
+            # continuous law on (0, (scale alpha)^2), decreasing along the negative half-line)
+            scale, alpha = act.params.get("scale", 1.0), act.params["alpha"]
+            atoms = ((scale * scale, 0.5),)
+            values, weights = _contour(
+                act, q, n_nodes, shrink, lambda x: scale * alpha * np.exp(x), side=-1.0, factor=1.0
+            )
+            max_d = max(scale * scale, (scale * alpha) ** 2)
+            if 0 < scale * scale < (scale * alpha) ** 2:
+                interior = (scale * scale,)
+        elif general:
             # d(g) not even/non-increasing (silu, gelu, softplus, x erf x, ...): full-line contour
             # lifted against the sign of d'(g), graded towards the turning points of d
             values, weights, max_d, accuracy, interior = _general_contour(act, q, n_nodes, shrink)
         else:
             values, weights = _contour(act, q, n_nodes, shrink)
             max_d = float(act.dphi(np.array([0.0]))[0] ** 2)
-        law = D2Law(act.name, q, (), values, weights, max_d, mus, accuracy, interior)
+        law = D2Law(act.name, q, atoms, values, weights, max_d, mus, accuracy, interior)
         if probe is None:
             probe = np.array([2.0 * max_d + 0.5j * max_d, 0.5 * max_d + 1j * max_d])
             real_axis = np.array([_real_axis_m(act, q, z) for z in probe])
@@ -356,8 +382,8 @@ def _law(act: Activation, q: float, n_nodes: int) -> D2Law:
 
 def _real_axis_m(act: Activation, q: float, z: complex) -> complex:
     """E[d/(z - d)] by real-axis quadrature (z off the support of d): the contour check."""
-    re = expectation(lambda x: (act.dphi(x) ** 2 / (z - act.dphi(x) ** 2)).real, q)
-    im = expectation(lambda x: (act.dphi(x) ** 2 / (z - act.dphi(x) ** 2)).imag, q)
+    re = expectation(lambda x: (act.dphi(x) ** 2 / (z - act.dphi(x) ** 2)).real, q, act.kinks)
+    im = expectation(lambda x: (act.dphi(x) ** 2 / (z - act.dphi(x) ** 2)).imag, q, act.kinks)
     return complex(float(re), float(im))
 
 

@@ -3,17 +3,23 @@
 Built on :mod:`meanfield.freeprob`.  Conventions (DESIGN.md): J = D^L W^L ... D^1 W^1 with every
 pre-activation at q*, lambda = eigenvalue of J J^T (a squared singular value), mean chi_1^L.
 
+- one orthogonal layer (L = 1): lambda = sigma_w^2 d exactly, so pdf, cdf, atoms and support come
+  from the law of d itself, inverted on the monotone pieces of phi'(sqrt(q) g)^2
+  (:mod:`meanfield.derivative_law`): exact, also where the density of d is singular inside its
+  support (silu, gelu, x erf x) and for kinked phi (selu, elu, leaky relu);
 - ``pdf``: the density of the absolutely continuous part (known atoms subtracted from G first);
-- ``atoms``: from rank arguments (notes/spectra.md 2.8): mass 1 - p at 0 when D^2 has an atom at 0
-  (relu, hard-tanh), and for orthogonal weights with D^2 in {0, 1} mass max(0, 1 - L(1 - p)) at
-  sigma_w^(2L) (linear orthogonal: everything);
+- ``atoms``: from rank arguments (notes/spectra.md 2.8; Bercovici-Voiculescu): an atom of d at 0
+  (relu, hard-tanh) of mass m gives mass m at 0; for orthogonal weights an atom of d at v > 0 of mass
+  m gives mass max(0, 1 - L(1 - m)) at (sigma_w^2 v)^L (linear orthogonal: everything);
 - accuracy for smooth activations: the contour quadrature of the law of D^2 uses ``n_nodes`` = 400
   Gauss-Legendre nodes (graded towards g = 0); densities agree with 1600 nodes to ~1e-7 relative
-  (tanh, erf; tests/meanfield/test_spectrum.py checks 1e-6 against a change of variables at L = 1);
+  (tanh, erf; tests/meanfield/test_freeprob_general.py checks 1e-6 against the exact L = 1 law);
 - ``cdf``: atoms plus the continuous part integrated from the top edge down (deep spectra hold most
   of their mass near 0, rho ~ lambda^(1/L - 1)): Gauss-Legendre panels in a square-root variable on
   [0.02, 1] lambda_max and in log lambda on [1e-10, 0.02] lambda_max; below 1e-10 lambda_max the
-  remaining continuous mass is spread as the power law lambda^(1/L) (an approximation, stated);
+  remaining continuous mass is spread as the power law lambda^(1/L) (an approximation, stated).
+  For L >= 2 or Gaussian weights the free convolution smooths the singularities of the law of d,
+  and the panels agree with adaptive quadrature of the density to ~1e-8 (silu, gelu, x erf x);
 - ``mean``, ``var``, ``moment(k)``: closed forms from the S-transform series;
 - ``support()``: (0, lambda_max) with lambda_max the largest point of the support, atoms included.
 """
@@ -27,6 +33,7 @@ from numpy.polynomial import legendre
 from . import validation as check
 from .activations import activation
 from .errors import DivergentFixedPointError, ParameterError
+from .derivative_law import derivative_law
 from .freeprob import WEIGHTS, BernoulliLayersSolver, SpectrumSolver, d2_law, spectrum_moments
 from .maps import fixed_point
 
@@ -51,8 +58,12 @@ class JacobianSpectrum:
         self.weights = weights
         self.q = self._fixed_point() if q is None else float(check.nonnegative("q", q))
         self.law = d2_law(self.act, self.q, n_nodes)
-        coarse = d2_law(self.act, self.q, max(50, n_nodes // 4))
-        self._solver = SpectrumSolver(self.law, self.sigma_w2, self.depth, weights, coarse)
+        # one orthogonal layer: lambda = sigma_w^2 d exactly, so its law is that of d, scaled
+        exact = self.depth == 1 and weights == "orthogonal" and self.q > 0
+        self._one_layer = derivative_law(self.act, self.q) if exact else None
+        self._n_nodes = n_nodes
+        if not exact:
+            self._solver  # built now, so that an unsupported law fails at construction
 
     @classmethod
     def bernoulli_layers(cls, p, sigma_w2, weights="orthogonal") -> "JacobianSpectrum":
@@ -71,7 +82,7 @@ class JacobianSpectrum:
         self = cls.__new__(cls)
         self.act, self.law, self.q, self.sigma_b2 = None, None, float("nan"), float("nan")
         self.sigma_w2 = float(check.positive("sigma_w2", sigma_w2))
-        self.depth, self.weights = p.size, weights
+        self.depth, self.weights, self._one_layer = p.size, weights, None
         self._solver = BernoulliLayersSolver(p, self.sigma_w2, weights)
         self.__dict__["_moments"] = spectrum_moments([np.full(12, pl) for pl in p], self.sigma_w2, p.size, weights)
         atoms = [(0.0, 1.0 - p.min())] if p.min() < 1 else []
@@ -97,6 +108,12 @@ class JacobianSpectrum:
                 return 1.0
             raise
 
+    @cached_property
+    def _solver(self) -> SpectrumSolver:
+        """The free-probability solver (continuation from far above the spectrum)."""
+        coarse = d2_law(self.act, self.q, max(50, self._n_nodes // 4))
+        return SpectrumSolver(self.law, self.sigma_w2, self.depth, self.weights, coarse)
+
     # ---- closed forms --------------------------------------------------------------------------
     @cached_property
     def _moments(self) -> np.ndarray:
@@ -119,26 +136,29 @@ class JacobianSpectrum:
 
     @cached_property
     def atoms(self) -> list[tuple[float, float]]:
-        """[(location, mass), ...] known from rank arguments."""
+        """[(location, mass), ...] from rank arguments (Bercovici-Voiculescu for free products).
+
+        An atom of d at 0 of mass m stays an atom of lambda at 0 of mass m (rank of D); for
+        orthogonal weights an atom of d at v > 0 of mass m gives mass max(0, 1 - L (1 - m)) at
+        (sigma_w^2 v)^L (atoms of mu ⊠ nu need mu({a}) + nu({b}) > 1).  Gaussian weights (W^T W
+        without atoms) leave only the atom at 0.  One orthogonal layer: the atoms of d, scaled.
+        """
+        if self._one_layer is not None:
+            return [(self.sigma_w2 * v, m) for v, m in self._one_layer.atoms]
         out = []
-        laws = dict((v, m) for v, m in self.law.atoms)
-        if self.law.discrete and len(laws) == 1 and self.weights == "orthogonal":
-            # D^2 = c I (linear; smooth phi at q* = 0): J J^T = (sigma_w^2 c)^L I
-            (c,) = laws
-            return [((self.sigma_w2 * c) ** self.depth, 1.0)] if c > 0 else [(0.0, 1.0)]
-        if set(laws) <= {0.0, 1.0} and self.law.discrete:
-            p = laws.get(1.0, 0.0)
-            if p < 1.0:
-                out.append((0.0, 1.0 - p))
-            if self.weights == "orthogonal":
-                top = max(0.0, 1.0 - self.depth * (1.0 - p))
-                if top > 0:
-                    out.append((self.sigma_w2**self.depth, top))
+        for v, m in self.law.atoms:
+            if v == 0.0:
+                out.append((0.0, m))
+            elif self.weights == "orthogonal" and 1.0 - self.depth * (1.0 - m) > 0:
+                out.append(((self.sigma_w2 * v) ** self.depth, 1.0 - self.depth * (1.0 - m)))
         return out
 
     @cached_property
     def _continuous_edge(self) -> float:
         """Top of the absolutely continuous part (below a top atom when there is a gap)."""
+        if self._one_layer is not None:
+            law = self._one_layer
+            return self.sigma_w2 * law.continuous_top if law.continuous_top is not None else float("nan")
         return self._solver.upper_edge()
 
     @cached_property
@@ -160,11 +180,16 @@ class JacobianSpectrum:
     def pdf(self, lam) -> np.ndarray:
         """Density of the absolutely continuous part of the law of lambda (vectorized)."""
         lam = np.asarray(check.real_array("lam", lam), dtype=float)
-        flat = lam.ravel()
+        if self._continuous_mass() <= 1e-15:
+            return np.zeros(lam.shape)
+        if self._one_layer is not None:
+            return self._one_layer.pdf(lam / self.sigma_w2) / self.sigma_w2
+        return self._free_pdf(lam.ravel()).reshape(lam.shape)
+
+    def _free_pdf(self, flat: np.ndarray) -> np.ndarray:
+        """-Im G(lambda + i0)/pi from the free-probability solver, atoms' poles subtracted (1-D)."""
         out = np.zeros(flat.shape)
         hi = self._continuous_edge if np.isfinite(self._continuous_edge) else self._top
-        if self._continuous_mass() <= 1e-15:
-            return out.reshape(lam.shape)
         live = (flat > 0) & (flat < hi * (1 + 1e-12))
         if np.any(live):
             x = flat[live]
@@ -182,7 +207,7 @@ class JacobianSpectrum:
             for loc, mass in self.atoms:
                 G = G - mass / (z - loc)
             out[live] = np.maximum(-G.imag / np.pi, 0.0)
-        return out.reshape(lam.shape)
+        return out
 
     def singular_value_pdf(self, s) -> np.ndarray:
         """Density of the singular values s = sqrt(lambda): 2 s pdf(s^2)."""
@@ -201,6 +226,11 @@ class JacobianSpectrum:
         # top piece: x = hi - (hi - xs)(1 - u)^2, u in [0, 1]; bottom: x = exp(s)
         u_edges = np.linspace(0.0, 1.0, _TOP_PANELS + 1)
         s_edges = np.linspace(np.log(_FLOOR * hi), np.log(xs), _LOW_PANELS + 1)
+        for x0 in self._singular_points:  # panels graded geometrically towards each of them
+            if xs < x0 < hi:
+                u_edges = _graded(u_edges, 1 - np.sqrt((hi - x0) / (hi - xs)))
+            elif _FLOOR * hi < x0 <= xs:
+                s_edges = _graded(s_edges, np.log(x0))
         pieces = []
         for edges, kind in ((s_edges, "log"), (u_edges, "sqrt")):
             mid, half = (edges[:-1] + edges[1:]) / 2, np.diff(edges) / 2
@@ -214,14 +244,19 @@ class JacobianSpectrum:
             pieces.append((kind, edges, half, coef, (f * w).sum(axis=1) * half))
         return hi, xs, pieces
 
+    @cached_property
+    def _singular_points(self) -> list[float]:
+        """Where the density may have an integrable singularity: for orthogonal weights the products
+        (sigma_w^2 v)^L of an atom v > 0 of d (relu, hard-tanh at L = 2: |lambda - x0|^(-1/2))."""
+        if self.law is None or self.weights != "orthogonal":
+            return []
+        points = [(self.sigma_w2 * v) ** self.depth for v, _ in self.law.atoms if v > 0]
+        return [x for x in points if x < self._top * (1 - 1e-9)]  # the top edge has its own variable
+
     def cdf(self, lam) -> np.ndarray:
         """P(lambda <= lam), atoms included; continuous part integrated from the top edge."""
-        if self.law is not None and self.law.interior:
-            raise ParameterError(
-                f"the cdf of the {self.act.name} spectrum is not available yet: the law of D^2 piles up "
-                f"at interior values {self.law.interior} (local extrema or limits of phi'^2), which the "
-                "cdf integration does not resolve; pdf, moments and support are available"
-            )
+        if self._one_layer is not None:
+            return self._one_layer.cdf(np.asarray(check.real_array("lam", lam), dtype=float) / self.sigma_w2)
         lam = np.asarray(check.real_array("lam", lam), dtype=float)
         flat = lam.ravel()
         out = np.zeros(flat.shape)
@@ -254,6 +289,17 @@ class JacobianSpectrum:
         from .plotting import plot_spectrum
 
         return plot_spectrum(self, ax=ax, samples=samples)
+
+
+def _graded(edges: np.ndarray, point: float, levels: int = 50) -> np.ndarray:
+    """``edges`` plus edges at point -/+ h 2^-k (k = 0..levels, h = the local panel width), clipped
+    to the range of ``edges``: an inverse-square-root singularity at ``point`` then leaves out a mass
+    of order (h 2^-levels)^(1/2) ~ 1e-8 h^(1/2) from the Gauss-Legendre panels' reach."""
+    h = float(np.max(np.diff(edges)))
+    offsets = h * 0.5 ** np.arange(levels + 1)
+    new = np.concatenate([edges, [point], point - offsets, point + offsets])
+    new = np.unique(np.clip(new, edges[0], edges[-1]))
+    return new[np.concatenate([[True], np.diff(new) > 1e-15 * max(1.0, abs(point))])]
 
 
 def _tail(v, edges, half, coef, masses):

@@ -217,3 +217,17 @@ def test_depth_1000_off_criticality(weights):
     r = s.pdf(np.geomspace(1e-6 * hi, 0.99 * hi, 50))
     assert np.all(np.isfinite(r)) and np.all(r >= 0) and np.any(r > 0)
     assert s.cdf(hi) == pytest.approx(1.0, abs=1e-9)
+
+
+def test_one_orthogonal_layer_keeps_the_atoms_of_d():
+    # leaky relu: d in {a^2, 1} with mass 1/2 each, so one orthogonal layer has lambda in
+    # {sigma_w2 a^2, sigma_w2} exactly; two layers: no atoms (1/2 + 1/2 - 1 = 0, Bercovici-Voiculescu)
+    a, sw2 = 0.2, 1.5
+    one = jacobian_spectrum(mf.activation("leaky_relu", slope=a), sw2, 0.0, 1, "orthogonal")
+    assert one.atoms == [(pytest.approx(sw2 * a * a), 0.5), (pytest.approx(sw2), 0.5)]
+    assert one.support()[1] == pytest.approx(sw2)
+    np.testing.assert_allclose(one.cdf([0.5 * sw2 * a * a, sw2 * a * a, 0.5 * sw2, sw2]), [0, 0.5, 0.5, 1.0])
+    np.testing.assert_array_equal(one.pdf([0.5 * sw2 * a * a, 0.5 * sw2]), 0.0)
+    assert one.moment(2) == pytest.approx(0.5 * sw2**2 * (a**4 + 1), rel=1e-12)
+    two = jacobian_spectrum(mf.activation("leaky_relu", slope=a), sw2, 0.0, 2, "orthogonal")
+    assert two.atoms == []
