@@ -10,7 +10,7 @@ Conventions (every formula's normalisation) are those of the project's DESIGN.md
 N(0, sigma_w^2 / fan_in), b_i ~ N(0, sigma_b^2), q = variance of a pre-activation, depth counts
 weight layers.
 """
-from . import freeprob, init, simulate, symbolic
+from . import freeprob, init, resnet, simulate, symbolic
 from .activations import BUILTIN_NAMES, Activation, activation
 from .criticality import CriticalPoint, CriticalRoot, critical_point, critical_sigma_w2
 from .errors import (
@@ -63,5 +63,5 @@ __all__ = [
     "PhaseDiagram", "phase_diagram",
     "JacobianSpectrum", "jacobian_spectrum",
     "IsometryReport", "isometry",
-    "freeprob", "init", "simulate", "symbolic",
+    "freeprob", "init", "resnet", "simulate", "symbolic",
 ]

@@ -10,6 +10,9 @@ Subcommands (``meanfield SUBCOMMAND --help`` for details)::
         --monte-carlo 500 --seed 0 --out relu.png        # Jacobian spectrum over a Monte Carlo histogram
     meanfield isometry tanh --sigma-w2 1.0395211 --sigma-b2 1e-5 --depth 64 [--json]
                                                          # dynamical-isometry verdict
+    meanfield init kumar --activation sigmoid [--depth 10] [--width 256] [--monte-carlo] [--json]
+    meanfield init eoi --activation tanh --recipe-param density=0.1 --seed 0
+                                                         # an initialization recipe's verdict
 
 This is the only module that does argument parsing and text/JSON formatting; nothing in the
 package imports it.  ``main(argv)`` returns the exit status: 0 on success, 2 on bad arguments or
@@ -351,6 +354,40 @@ def _cmd_isometry(args) -> int:
     return 0
 
 
+def _recipe_param(text: str) -> tuple[str, object]:
+    """NAME=VALUE for a recipe: a finite number, true/false, or a word (mode=fan_out)."""
+    name, sep, value = text.partition("=")
+    name, value = name.strip(), value.strip()
+    if not sep or not name.isidentifier() or not value:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE (e.g. density=0.1), got {text!r}")
+    if value.lower() in ("true", "false"):
+        return name, value.lower() == "true"
+    try:
+        return name, _real(value)
+    except argparse.ArgumentTypeError:
+        if value.isidentifier():
+            return name, value
+        raise argparse.ArgumentTypeError(f"recipe parameter {name}: expected a finite number, true/false or a word, got {value!r}") from None
+
+
+def _cmd_init(args) -> int:
+    from .init import MEASURED_RECIPES, assess
+
+    act = activation(args.activation, **dict(args.param or []))
+    recipe = args.recipe.strip().lower().replace("-", "_")
+    params = dict(args.recipe_param or [])
+    report = assess(
+        recipe, act, depth=args.depth, sigma_b2=_variance("sigma_b2", args.sigma_b2), width=args.width,
+        shape=args.shape, monte_carlo=bool(args.monte_carlo or recipe in MEASURED_RECIPES), seed=args.seed,
+        **params,
+    )
+    if args.json:
+        _emit_json({"command": "init", **report.to_dict()})
+        return 0
+    print(report)
+    return 0
+
+
 # ----------------------------------------------------------------------------------------------
 # parser and entry point
 # ----------------------------------------------------------------------------------------------
@@ -463,6 +500,40 @@ def build_parser() -> argparse.ArgumentParser:
                    help="half-width of the band [1 - T, 1 + T] of singular values (default 0.25)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=_cmd_isometry)
+
+    p = sub.add_parser(
+        "init", help="verdict on an initialization recipe: critical? isometric? (theory and measurement)",
+        description="Judge an initialization recipe (gaussian, uniform, he, glorot, lecun, kumar, critical, "
+        "orthogonal, weightnorm, eoi, idinit, looks_linear) for an activation: the effective sigma_w^2 = "
+        "fan_in Var(W_ij), q*, chi_1, the phase (critical: |chi_1 - 1| <= "
+        f"{CRITICAL_TOLERANCE:g}), the Jacobian spectrum verdict of 'meanfield isometry', and with "
+        "--monte-carlo the same numbers measured on a real network built with the recipe. eoi, idinit "
+        "and looks_linear are always measured: their matrices are not iid or Haar, so the measured "
+        "Jacobian singular values are the ground truth (see meanfield.init.assess).",
+        epilog=_JSON_NOTE,
+    )
+    p.add_argument("recipe", metavar="RECIPE", help="initialization recipe name")
+    p.add_argument("--activation", required=True, metavar="ACT", help=_ACT_HELP)
+    p.add_argument(
+        "--param", metavar="NAME=VALUE", type=_param, action="append",
+        help="activation parameter, repeatable (e.g. --param slope=0.2 for leaky_relu)",
+    )
+    p.add_argument(
+        "--recipe-param", metavar="NAME=VALUE", type=_recipe_param, action="append",
+        help="recipe parameter, repeatable: density (eoi), gain (orthogonal, eoi, glorot, weightnorm), tau "
+        "(idinit), sigma_w2 (gaussian, uniform, looks_linear), orthogonal=true/false (looks_linear), "
+        "a, mode, nonlinearity, distribution (he)",
+    )
+    p.add_argument("--depth", metavar="L", type=int, help="number of weight layers (default 10; 1 with --shape)")
+    p.add_argument("--width", metavar="N", type=int, default=256, help="width of the square layers (default 256)")
+    p.add_argument("--shape", metavar=("OUT", "IN"), type=int, nargs=2,
+                   help="shape (fan_out, fan_in) of the first layer; later layers are OUT x OUT")
+    p.add_argument("--sigma-b2", metavar="B", type=_real, default=0.0, help="bias variance >= 0 (default 0)")
+    p.add_argument("--monte-carlo", action="store_true",
+                   help="also build and measure a real network with the recipe")
+    p.add_argument("--seed", metavar="S", type=int, help="seed of the measured network (default: unseeded)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=_cmd_init)
     return parser
 
 

@@ -1,7 +1,20 @@
-"""Initialization recipes as numbers and numpy arrays, judged by the mean-field theory.
+"""Initialization recipes as numpy arrays, and their mean-field and spectral verdicts (``mf.init``).
 
-So far: Kumar 2017 ("On weight initialization in deep neural networks"), who linearises phi around
-0 and asks that the variance of the pre-activations be preserved:
+Shapes are (fan_out, fan_in) as in PyTorch, conv kernels (C_out, C_in, k1, ...); every random recipe
+takes ``seed`` (an int, SeedSequence, numpy Generator or None).  The recipes live in three modules and
+are all re-exported here:
+
+- :mod:`meanfield.init_scaling`: fans, torch's gain table, gaussian / uniform, He, Glorot, LeCun, the
+  edge of chaos (:func:`critical`), Kumar's rule as an array, SELU constants, WeightNorm and Fixup.
+- :mod:`meanfield.init_orthogonal`: orthogonal, delta-orthogonal, EOI (exact sparse orthogonal) and its
+  density allocation, IDInit.
+- this module: Kumar's rule and its verdict (:func:`kumar_sigma_w2`, :func:`kumar`) and the
+  parameter-sharing looks-linear ReLU init (:func:`looks_linear`);
+- :mod:`meanfield.init_assess`: :func:`assess`, the verdict (q*, chi_1, phase, Jacobian spectrum,
+  measured on a real network) of any recipe or of given matrices.
+
+Kumar 2017 ("On weight initialization in deep neural networks") linearises phi around 0 and asks that
+the variance of the pre-activations be preserved:
 
     sigma_w^2 = 1 / (phi'(0)^2 (1 + phi(0)^2))      (per fan-in unit: Var W = sigma_w^2 / N)
 
@@ -21,21 +34,45 @@ import numpy as np
 from . import validation as check
 from .activations import activation
 from .criticality import critical_point
-from .errors import ActivationError, DivergentFixedPointError
-from .errors import ParameterError
+from .errors import DivergentFixedPointError, ParameterError
 from .maps import chi1, fixed_point
 from .simulate import _generator, sample_weights
 
-__all__ = ["kumar_sigma_w2", "kumar", "KumarVerdict", "looks_linear"]
+from .init_orthogonal import (  # re-exported recipes
+    delta_orthogonal,
+    eoi,
+    eoi_densities,
+    eoi_min_density,
+    idinit,
+    idinit_zero,
+    orthogonal,
+)
+from .init_scaling import (
+    calculate_gain,
+    critical,
+    critical_sigma_w2,
+    fans,
+    fixup_branch,
+    fixup_scale,
+    gaussian,
+    glorot,
+    he,
+    kumar_normal,
+    kumar_sigma_w2,
+    lecun,
+    selu_constants,
+    uniform,
+    weightnorm,
+    weightnorm_gain,
+)
 
-
-def kumar_sigma_w2(act) -> float:
-    """Kumar's sigma_w^2 = 1/(phi'(0)^2 (1 + phi(0)^2)) (one-sided average of phi'(0)^2 at a kink)."""
-    act = activation(act)
-    slope2 = act.dphi0_squared
-    if slope2 == 0:
-        raise ActivationError(f"Kumar's rule needs phi'(0) != 0; {act.name} has phi'(0) = 0")
-    return 1.0 / (slope2 * (1.0 + act.phi0**2))
+__all__ = [
+    "kumar_sigma_w2", "kumar", "KumarVerdict", "looks_linear",
+    "fans", "calculate_gain", "gaussian", "uniform", "he", "glorot", "lecun", "critical_sigma_w2",
+    "critical", "kumar_normal", "selu_constants", "weightnorm_gain",
+    "weightnorm", "fixup_scale", "fixup_branch",
+    "orthogonal", "delta_orthogonal", "eoi", "eoi_min_density", "eoi_densities", "idinit", "idinit_zero",
+]
 
 
 @dataclass(frozen=True)
@@ -136,3 +173,8 @@ def looks_linear(
                 w0 = np.vstack([w0, -w0])
         out.append(w0)
     return out
+
+
+from .init_assess import MEASURED_RECIPES, RECIPES, InitAssessment, MeasuredNetwork, assess  # noqa: E402
+
+__all__ += ["RECIPES", "MEASURED_RECIPES", "InitAssessment", "MeasuredNetwork", "assess"]

@@ -1,0 +1,69 @@
+"""The ``meanfield init`` subcommand: verdict table, JSON, and one-line errors."""
+import math
+
+import pytest
+
+from tests.meanfield.cli_helpers import assert_one_line_error, number, run, strict_json
+
+
+def test_init_text_table_kumar(capsys):
+    code, out, err = run(capsys, "init", "kumar", "--activation", "sigmoid", "--depth", "3", "--width", "32")
+    assert code == 0 and err == ""
+    assert out.startswith("kumar with sigmoid: ORDERED, NOT ISOMETRIC")
+    assert "chi_1" in out and "theory" in out and "measured" in out
+
+
+def test_init_json_he_relu(capsys):
+    code, out, err = run(capsys, "init", "he", "--activation", "relu", "--depth", "3", "--width", "32",
+                         "--monte-carlo", "--seed", "0", "--json")
+    assert code == 0 and err == ""
+    d = strict_json(out)
+    assert d["command"] == "init" and d["recipe"] == "he"
+    assert number(d["sigma_w2"]) == 2.0 and number(d["chi1"]) == pytest.approx(1.0, abs=1e-12)
+    assert d["critical"] is True and d["isometric"] is False
+    assert d["measured"]["widths"] == [32, 32, 32, 32]
+
+
+def test_init_structured_recipe_is_always_measured(capsys):
+    code, out, _ = run(capsys, "init", "eoi", "--activation", "linear", "--recipe-param", "density=0.1",
+                       "--width", "64", "--depth", "2", "--seed", "1", "--json")
+    d = strict_json(out)
+    assert code == 0 and d["isometric"] is True
+    assert abs(number(d["measured"]["density"]) - 0.1) <= 2 / 64
+    assert number(d["measured"]["orthogonality_error"]) < 1e-12
+
+
+def test_init_shape_and_recipe_params(capsys):
+    code, out, _ = run(capsys, "init", "idinit", "--activation", "linear", "--shape", "10", "4", "--json")
+    d = strict_json(out)
+    assert code == 0 and d["isometric"] is False
+    lo, hi = (number(v) for v in d["measured"]["singular_values"])
+    assert lo == pytest.approx(math.sqrt(2)) and hi == pytest.approx(math.sqrt(3))
+    code, out, _ = run(capsys, "init", "looks-linear", "--activation", "relu", "--recipe-param", "orthogonal=false",
+                       "--depth", "2", "--width", "16", "--seed", "0", "--json")
+    assert code == 0 and strict_json(out)["ensemble"] == "linear-gaussian"
+
+
+def test_init_divergent_values_are_json_strings(capsys):
+    code, out, _ = run(capsys, "init", "he", "--activation", "relu", "--sigma-b2", "0.1", "--depth", "2", "--json")
+    d = strict_json(out)
+    assert code == 0 and d["q_star"] == "inf" and d["chi1"] == "nan"
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["init", "bogus", "--activation", "relu"], "unknown recipe"),
+        (["init", "he"], "--activation"),
+        (["init", "eoi", "--activation", "tanh", "--recipe-param", "density=0.001"], "not achievable"),
+        (["init", "he", "--activation", "relu", "--recipe-param", "density"], "NAME=VALUE"),
+        (["init", "he", "--activation", "relu", "--recipe-param", "gain=2"], "takes the parameters"),
+        (["init", "he", "--activation", "relu", "--sigma-b2", "-1"], "sigma_b2"),
+        (["init", "he", "--activation", "relu", "--shape", "3"], "--shape"),
+        (["init", "he", "--activation", "relu", "--depth", "0"], "depth"),
+        (["init", "he", "--activation", "nope"], "nope"),
+    ],
+)
+def test_init_bad_input_one_line(capsys, argv, fragment):
+    code, out, err = run(capsys, *argv)
+    assert_one_line_error(code, out, err, fragment)
