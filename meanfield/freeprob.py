@@ -32,6 +32,7 @@ from scipy import special
 from scipy.optimize import brentq
 
 from .activations import Activation
+from .derivative_law import derivative_law, turning_points
 from .errors import ParameterError
 from .gaussian import expectation
 
@@ -180,23 +181,6 @@ def _contour(act: Activation, q: float, n: int, shrink: float = 1.0, dphi=None, 
 _T_GENERAL = 9.0  # the full-line contour runs over t in [-9, 9] (Gaussian weight e^-40.5 beyond)
 
 
-def _turning_points(act: Activation, q: float) -> np.ndarray:
-    """Sign changes of d'(t) = 2 sqrt(q) phi'(sqrt(q) t) phi''(sqrt(q) t) on [-T, T], refined by brentq."""
-    sq = np.sqrt(q)
-
-    def dd(t):
-        return float(np.asarray(act.dphi(np.array([sq * t])) * act.d2phi(np.array([sq * t])))[0])
-
-    grid = np.linspace(-_T_GENERAL, _T_GENERAL, 3601)
-    s = np.sign(act.dphi(sq * grid) * act.d2phi(sq * grid))
-    roots = []
-    nz = np.flatnonzero(s != 0)
-    for a, b in zip(nz[:-1], nz[1:]):
-        if s[a] != s[b]:
-            roots.append(grid[a + 1] if b == a + 2 else brentq(dd, grid[a], grid[b], xtol=1e-15, rtol=1e-15))
-    return np.array(roots)
-
-
 def _general_nodes(turning: np.ndarray, per_panel: int):
     """Composite Gauss-Legendre on [-T, T]: panels <= 0.5, halving geometrically down to 1e-6
     towards every turning point of d (the poles of d/(zeta - d) approach the contour there)."""
@@ -244,7 +228,7 @@ def _general_contour(act: Activation, q: float, n_nodes: int, shrink: float = 1.
     """
     sq = np.sqrt(q)
     dphi_c = _complex_dphi(act)
-    turning = _turning_points(act, q)
+    turning = turning_points(act, q, _T_GENERAL)
     grid = np.linspace(-_T_GENERAL, _T_GENERAL, 3601)
     slope = act.dphi(sq * grid) * act.d2phi(sq * grid)
     left = grid < (turning[0] if len(turning) else np.inf)
@@ -319,21 +303,23 @@ def _singularity_distance(act: Activation) -> float:
 @lru_cache(maxsize=256)
 def _law(act: Activation, q: float, n_nodes: int) -> D2Law:
     atoms = _discrete(act, q)
-    one_sided = act.dphi(np.array([-1e-12, 1e-12])) ** 2
-    smooth_at_0 = abs(one_sided[0] - one_sided[1]) <= 1e-9 * max(float(np.max(one_sided)), 1e-300)
-    if atoms is None and q == 0 and smooth_at_0:  # h = 0: d = phi'(0)^2 with certainty (elu: 1)
-        atoms = ((act.dphi0_squared, 1.0),)
+    if atoms is None and act.kinks and act.family != "selu" and q > 0:
+        # a formula whose phi' is piecewise constant (abs(x), Max(x, 0.2*x), clipping): its atoms
+        real = derivative_law(act, q)
+        if real.continuous_top is None:
+            atoms = tuple(real.atoms)
+    if atoms is None and q == 0:
+        # the limit q -> 0+: d takes the one-sided values phi'(0-)^2, phi'(0+)^2 with mass 1/2 each
+        # (one value with certainty where phi' is continuous at 0: smooth phi, elu with alpha = 1)
+        left, right = (float(v) ** 2 for v in act.dphi(np.array([-1e-300, 1e-300])))
+        same = abs(left - right) <= 1e-12 * max(left, right, 1e-300)
+        atoms = ((act.dphi0_squared, 1.0),) if same else tuple(sorted([(left, 0.5), (right, 0.5)]))
     mus = np.array(
         [float(expectation(lambda x, k=k: act.dphi(x) ** (2 * k), q, act.kinks)) for k in range(1, _N_MOMENTS + 1)]
     )
     if atoms is not None:
         mus = np.array([sum(m * v**k for v, m in atoms) for k in range(1, _N_MOMENTS + 1)])
         return D2Law(act.name, q, atoms, None, None, max(v for v, _ in atoms), mus)
-    if q == 0:
-        raise ParameterError(
-            f"the law of phi'(h)^2 of {act.name} at q = 0 is undefined: h = 0 sits on a kink of phi "
-            "where the one-sided derivatives differ"
-        )
     if act.kinks and act.family != "selu":
         raise ParameterError(
             f"Jacobian spectra of {act.name} are not supported: phi' is neither piecewise constant "

@@ -186,8 +186,24 @@ def test_selu_one_orthogonal_layer_is_exact():
     np.testing.assert_array_less(np.abs(s.cdf(x) - f_mc), 5 * np.sqrt(f_mc * (1 - f_mc) / n) + 1e-12)
 
 
-def test_elu_at_q_zero_is_a_point_mass_and_kinked_laws_at_q_zero_are_refused():
-    # elu (alpha = 1) is C^1 at 0: d = 1 with certainty; selu's one-sided slopes differ there
+def test_kinked_laws_at_q_zero_are_the_one_sided_limit():
+    # elu (alpha = 1) is C^1 at 0: d = 1 with certainty; selu's one-sided slopes differ there, and
+    # q -> 0+ leaves phi'(0-)^2 and phi'(0+)^2 with mass 1/2 each
     assert d2_law(activation("elu"), 0.0).atoms == ((1.0, 1.0),)
-    with pytest.raises(ParameterError, match="one-sided"):
-        d2_law(activation("selu"), 0.0)
+    act = activation("selu")
+    scale, alpha = act.params["scale"], act.params["alpha"]
+    law = d2_law(act, 0.0)
+    assert [v for v, _ in law.atoms] == pytest.approx([scale**2, (scale * alpha) ** 2], rel=1e-12)
+    assert [m for _, m in law.atoms] == [0.5, 0.5]
+    assert d2_law(act, 1e-14).mu(1) == pytest.approx(law.mu(1), rel=1e-6)
+
+
+def test_piecewise_constant_formulas_are_discrete_laws():
+    # a formula version of leaky relu gives the built-in's spectrum; abs(x) is an orthogonal point mass
+    a = jacobian_spectrum("Max(x, 0.2*x)", 1.5, 0.1, 3, "gaussian")
+    b = jacobian_spectrum(activation("leaky_relu", slope=0.2), 1.5, 0.1, 3, "gaussian")
+    assert a.law.discrete and sorted(v for v, _ in a.law.atoms) == pytest.approx([0.04, 1.0])
+    x = np.linspace(0.1, 0.9, 5) * b.support()[1]
+    np.testing.assert_allclose(a.pdf(x), b.pdf(x), rtol=1e-9)
+    c = jacobian_spectrum("abs(x)", 0.8, 0.1, 5, "orthogonal")
+    assert c.atoms == [(pytest.approx(0.8**5), pytest.approx(1.0))]
