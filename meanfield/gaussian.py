@@ -402,7 +402,7 @@ def _bivariate(f, g, inner, f_kinks, g_kinks, q1, q2, c, moment=None) -> np.ndar
         return f(x) * value
 
     # outer panels: f's own points in x = u1, and the x-images of g's points (u2 = k <=> z1 = k/slope)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         images = np.asarray(g_points)[None, :] * (r1 / slope)[:, None]
     images = np.where(np.isfinite(images), images, 0.0)
     points = np.concatenate([np.broadcast_to(np.asarray(_points(f_kinks)), (q1.size, len(_points(f_kinks)))), images], axis=1)
