@@ -1,5 +1,21 @@
-"""sigprop's exact finite-width package (Gaussian ReLU networks).
+"""sigprop's exact finite-width package: exact laws of Gaussian ReLU networks at initialization.
 
-Imports meanfield, never the other way round.  The laws themselves are not implemented yet; the
-``exact`` command says so.
+Burkholz & Dubatovka 2019 ("Initialization of ReLUs for dynamical isometry"); notes/exact.md.
+:class:`ReLUNetwork` gives the laws of the pre-activation variances s^l, the squared norms |x^l|^2
+and one output unit (objects of :mod:`exact.distributions`), exact moments, the dead-network
+probability, the mean-field comparison and Monte Carlo from real sampled networks; also for the
+parameter-sharing (looks-linear) initialization.  Imports meanfield, never the other way round.
 """
+from .distributions import KSComparison, Law, PositiveLaw, ScaleMixtureLaw, ks_distance
+from .relu import NetworkSample, NetworkSummary, ReLUNetwork
+
+__all__ = [
+    "ReLUNetwork",
+    "NetworkSample",
+    "NetworkSummary",
+    "Law",
+    "PositiveLaw",
+    "ScaleMixtureLaw",
+    "KSComparison",
+    "ks_distance",
+]

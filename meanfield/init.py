@@ -27,7 +27,7 @@ sigma_b^2 = 0.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -67,7 +67,7 @@ from .init_scaling import (
 )
 
 __all__ = [
-    "kumar_sigma_w2", "kumar", "KumarVerdict", "looks_linear",
+    "kumar_sigma_w2", "kumar", "KumarVerdict", "looks_linear", "looks_linear_layers",
     "fans", "calculate_gain", "gaussian", "uniform", "he", "glorot", "lecun", "critical_sigma_w2",
     "critical", "kumar_normal", "selu_constants", "weightnorm_gain",
     "weightnorm", "fixup_scale", "fixup_branch",
@@ -152,6 +152,28 @@ def looks_linear(
     list of ndarray
         L weight matrices; the biases are zero.
     """
+    return [w for w, _ in looks_linear_layers(widths, orthogonal, seed, sigma_w2)]
+
+
+def looks_linear_layers(
+    widths: Sequence[int],
+    orthogonal: bool = True,
+    seed=None,
+    sigma_w2: float = 1.0,
+    sigma_b2: float = 0.0,
+    n_networks: int | None = None,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Lazily yield the physical looks-linear layers (W^l, b^l), optionally for a stack of networks.
+
+    The weights are those of :func:`looks_linear` (same random stream for the same seed when
+    ``sigma_b2`` is 0 and ``n_networks`` is None); the biases are [b0; -b0] on hidden layers and b0 on
+    the last, b0_i ~ N(0, sigma_b^2), so that z^l = x^l_top - x^l_bottom follows the template
+    z^l = W0^l z^{l-1} + b0^l exactly (Burkholz & Dubatovka 2019).  Arguments are checked at once.
+
+    Yields
+    ------
+    (W, b) : ndarray (..., fan_out, fan_in), ndarray (..., fan_out); ``...`` = (n_networks,) if given
+    """
     rng = _generator(seed)
     try:
         widths = [check.positive_int("width", n) for n in widths]
@@ -161,18 +183,26 @@ def looks_linear(
         raise ParameterError(f"widths must list n_0 and at least one layer width, got {widths!r}")
     if not isinstance(orthogonal, (bool, np.bool_)):
         raise ParameterError(f"orthogonal must be True or False, got {orthogonal!r}")
+    for name, value in (("sigma_w2", sigma_w2), ("sigma_b2", sigma_b2)):
+        if check.nonnegative(name, value).ndim != 0:
+            raise ParameterError(f"{name} must be a single number, got {value!r}")
+    sb2 = float(sigma_b2)
     kind = "orthogonal" if orthogonal else "gaussian"
     depth = len(widths) - 1
-    out = []
-    for l, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:]), start=1):
-        w0 = sample_weights(rng, fan_out, fan_in, sigma_w2, kind)
-        if depth > 1:
-            if l > 1:
-                w0 = np.hstack([w0, -w0])
-            if l < depth:
-                w0 = np.vstack([w0, -w0])
-        out.append(w0)
-    return out
+
+    def layers():
+        for l, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:]), start=1):
+            w0 = sample_weights(rng, fan_out, fan_in, sigma_w2, kind, n_networks)
+            b0 = np.sqrt(sb2) * rng.standard_normal(w0.shape[:-2] + (fan_out,)) if sb2 > 0 else np.zeros(w0.shape[:-1])
+            if depth > 1:
+                if l > 1:
+                    w0 = np.concatenate([w0, -w0], axis=-1)
+                if l < depth:
+                    w0 = np.concatenate([w0, -w0], axis=-2)
+                    b0 = np.concatenate([b0, -b0], axis=-1)
+            yield w0, b0
+
+    return layers()
 
 
 from .init_assess import MEASURED_RECIPES, RECIPES, InitAssessment, MeasuredNetwork, assess  # noqa: E402

@@ -28,10 +28,26 @@ def number(value):
     return float(value)
 
 
-def assert_one_line_error(code, out, err, fragment):
-    """Bad input: exit 2, nothing on stdout, one 'meanfield: error:' line naming ``fragment``."""
+def assert_one_line_error(code, out, err, fragment, prog="meanfield"):
+    """Bad input: exit 2, nothing on stdout, one 'PROG: error:' line naming ``fragment``."""
     assert code == 2
     assert out == ""
-    assert err.startswith("meanfield: error: ") and err.endswith("\n") and err.count("\n") == 1, err
-    assert fragment in err
+    assert err.startswith(f"{prog}: error: ") and err.endswith("\n") and err.count("\n") == 1, err
+    assert fragment in err, err
     assert "Traceback" not in err
+
+
+def table_rows(out, first_word):
+    """The whitespace-separated table whose header line starts with ``first_word``, as a list of
+    {column: cell} dicts (up to the first blank line)."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(first_word + " "))
+    header = lines[start].split()
+    rows = []
+    for line in lines[start + 1:]:
+        if not line.strip():
+            break
+        cells = line.split()
+        assert len(cells) == len(header), line
+        rows.append(dict(zip(header, cells)))
+    return rows

@@ -18,7 +18,7 @@ import pytest
 
 import meanfield as mf
 from meanfield import cli
-from tests.meanfield.cli_helpers import assert_one_line_error, number, run, strict_json
+from tests.meanfield.cli_helpers import assert_one_line_error, number, run, strict_json, table_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 # 12 significant digits in the text output: relative rounding error <= 5e-12
@@ -29,21 +29,6 @@ TEXT_RTOL = 1e-11
 
 
 
-
-
-def table_rows(out):
-    """Rows of the critical table as lists of cells (whitespace separated)."""
-    lines = out.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("sigma_b2 "))
-    header = lines[start].split()
-    rows = []
-    for line in lines[start + 1:]:
-        if not line.strip():
-            break
-        cells = line.split()
-        assert len(cells) == len(header), line
-        rows.append(dict(zip(header, cells)))
-    return rows
 
 
 def key_values(out):
@@ -66,7 +51,7 @@ def close(text, value, rtol=TEXT_RTOL):
 def test_critical_tanh_defaults_match_library(capsys):
     code, out, err = run(capsys, "critical", "tanh")
     assert code == 0 and err == ""
-    rows = table_rows(out)
+    rows = table_rows(out, "sigma_b2")
     assert [float(r["sigma_b2"]) for r in rows] == list(cli.DEFAULT_SIGMA_B2)
     assert [0.0, 0.01, 0.05, 0.1, 0.2, 0.3] == list(cli.DEFAULT_SIGMA_B2)
     expected_w2 = mf.critical_sigma_w2("tanh", np.array(cli.DEFAULT_SIGMA_B2))
@@ -89,7 +74,7 @@ def test_critical_tanh_defaults_match_library(capsys):
 def test_critical_none_rows_print_none_and_the_reason(capsys):
     code, out, err = run(capsys, "critical", "relu", "--sigma-b2", "0", "0.1")
     assert code == 0 and err == ""
-    marginal, none = table_rows(out)
+    marginal, none = table_rows(out, "sigma_b2")
     assert marginal["status"] == "marginal" and float(marginal["sigma_w2"]) == 2.0
     assert none["status"] == "none"
     assert none["sigma_w2"] == none["q*"] == none["xi_q"] == "none"
