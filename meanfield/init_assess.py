@@ -582,6 +582,10 @@ def _format(r: InitAssessment) -> str:
             f"({m.n_singular_values}); {_g(100 * m.band_fraction, 4)} % within 1 +- tolerance; "
             f"orthogonality defect {_g(m.orthogonality_error, 3)}; density {_g(m.density, 4)}"
         )
+        lines.append(
+            "  measured rank loss: singular values <= n eps s_max, zero in float64 (a deep ordered net "
+            "loses its smallest ones to rounding)"
+        )
     lines.append(
         f"  theory ensemble: {r.ensemble} ({'exact for these matrices' if r.theory_exact else 'measured values are the ground truth'});"
         f" edge of chaos at sigma_w2 = {_g(r.critical_sigma_w2, 8)}"
