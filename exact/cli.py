@@ -23,13 +23,12 @@ that are not finite are the strings "inf", "-inf", "nan".
 from __future__ import annotations
 
 import argparse
-import sys
 
 import numpy as np
 
 from meanfield import __version__
-from meanfield.cli import _emit_json, _fmt, _json_number, _new_figure, _Parser, _real, _table, _UsageError
-from meanfield.errors import ParameterError, SigpropError
+from meanfield.cli import _emit_json, _fmt, _json_number, _new_figure, _Parser, _real, _run, _table
+from meanfield.errors import ParameterError
 
 __all__ = ["main", "build_parser"]
 
@@ -270,24 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _fail(message) -> int:
-    print(f"{PROG}: error: " + " ".join(str(message).split()), file=sys.stderr)
-    return 2
-
-
 def main(argv=None) -> int:
     """Run the ``exact`` command with ``argv`` (default: sys.argv[1:]); return the exit status."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except _UsageError as exc:
-        return _fail(exc)
-    except SystemExit as exc:  # --help, --version
-        return exc.code if isinstance(exc.code, int) else 0
-    try:
-        return args.func(args)
-    except (_UsageError, SigpropError) as exc:
-        return _fail(exc)
+    return _run(build_parser(), argv, PROG)
 
 
 if __name__ == "__main__":

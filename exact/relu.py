@@ -148,11 +148,7 @@ class ReLUNetwork:
         input_norm2: float | None = None,
         parameter_sharing: bool = False,
     ):
-        if isinstance(widths, (str, bytes)) or not hasattr(widths, "__iter__"):
-            raise ParameterError(f"widths must be a sequence of integers [n_0, ..., n_L], got {widths!r}")
-        widths = [check.positive_int("width", n) for n in widths]
-        if len(widths) < 2:
-            raise ParameterError(f"widths must list n_0 and at least one layer width, got {widths!r}")
+        widths = check.widths(widths)
         if not isinstance(parameter_sharing, (bool, np.bool_)):
             raise ParameterError(f"parameter_sharing must be True or False, got {parameter_sharing!r}")
         self.widths = widths

@@ -537,21 +537,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _fail(message: str) -> int:
-    print(f"{PROG}: error: " + " ".join(str(message).split()), file=sys.stderr)
-    return 2
+def _run(parser: argparse.ArgumentParser, argv, prog: str) -> int:
+    """Parse ``argv`` and run the chosen subcommand; bad arguments and every SigpropError give exit
+    status 2 and one line ``PROG: error: ...`` on stderr (shared with the ``exact`` command)."""
 
+    def fail(message) -> int:
+        print(f"{prog}: error: " + " ".join(str(message).split()), file=sys.stderr)
+        return 2
 
-def main(argv=None) -> int:
-    """Run the ``meanfield`` command with ``argv`` (default: sys.argv[1:]); return the exit status."""
-    parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except _UsageError as exc:
-        return _fail(exc)
+        return fail(exc)
     except SystemExit as exc:  # --help, --version
         return exc.code if isinstance(exc.code, int) else 0
     try:
         return args.func(args)
     except (_UsageError, SigpropError) as exc:
-        return _fail(exc)
+        return fail(exc)
+
+
+def main(argv=None) -> int:
+    """Run the ``meanfield`` command with ``argv`` (default: sys.argv[1:]); return the exit status."""
+    return _run(build_parser(), argv, PROG)

@@ -175,12 +175,7 @@ def looks_linear_layers(
     (W, b) : ndarray (..., fan_out, fan_in), ndarray (..., fan_out); ``...`` = (n_networks,) if given
     """
     rng = _generator(seed)
-    try:
-        widths = [check.positive_int("width", n) for n in widths]
-    except TypeError:
-        raise ParameterError(f"widths must be a sequence of integers, got {widths!r}") from None
-    if len(widths) < 2:
-        raise ParameterError(f"widths must list n_0 and at least one layer width, got {widths!r}")
+    widths = check.widths(widths)
     if not isinstance(orthogonal, (bool, np.bool_)):
         raise ParameterError(f"orthogonal must be True or False, got {orthogonal!r}")
     for name, value in (("sigma_w2", sigma_w2), ("sigma_b2", sigma_b2)):

@@ -47,6 +47,7 @@ from .init_scaling import (
     weightnorm,
 )
 from .isometry import BAND_TOLERANCE, IsometryReport, _criteria, _jsonable, isometry
+from .isometry import _g as _g_isometry
 from .maps import CRITICAL_TOLERANCE, chi1, fixed_point
 from .simulate import RNGLike, _generator, _scale_free_derivative, _single_threaded_blas, propagate, sample_biases
 
@@ -543,12 +544,8 @@ def _biases(rng, weights, sb2: float, shared: bool) -> list[np.ndarray]:
 
 
 def _g(x, digits=5) -> str:
-    x = float(x)
-    if math.isnan(x):
-        return "n/a"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return f"{x:.{digits}g}"
+    """isometry's number format (n/a, inf), with 5 significant digits by default."""
+    return _g_isometry(x, digits)
 
 
 def _format(r: InitAssessment) -> str:

@@ -276,12 +276,7 @@ def sample_layers(
     """
     rng = _generator(rng)
     kind = _weights_kind(weights)
-    try:
-        widths = [check.positive_int("width", n) for n in widths]
-    except TypeError:
-        raise ParameterError(f"widths must be a sequence of integers, got {widths!r}") from None
-    if len(widths) < 2:
-        raise ParameterError(f"widths must list n_0 and at least one layer width, got {widths!r}")
+    widths = check.widths(widths)
     sw2 = _scalar_variance("sigma_w2", sigma_w2)
     sb2 = _scalar_variance("sigma_b2", sigma_b2)
     n_networks = _n_networks(n_networks)

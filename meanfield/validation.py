@@ -65,3 +65,16 @@ def positive_int(name: str, value, minimum: int = 1) -> int:
 def depth(value) -> int:
     """A network depth: the number of weight layers, an integer >= 1."""
     return positive_int("depth", value, 1)
+
+
+def widths(value) -> list[int]:
+    """Layer widths [n_0, n_1, ..., n_L]: at least two integers >= 1."""
+    if isinstance(value, (str, bytes)):
+        raise ParameterError(f"widths must be a sequence of integers [n_0, ..., n_L], got {value!r}")
+    try:
+        out = [positive_int("width", n) for n in value]
+    except TypeError:
+        raise ParameterError(f"widths must be a sequence of integers, got {value!r}") from None
+    if len(out) < 2:
+        raise ParameterError(f"widths must list n_0 and at least one layer width, got {value!r}")
+    return out
