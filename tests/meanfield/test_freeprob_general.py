@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from meanfield.errors import ParameterError
 
 from meanfield import jacobian_spectrum
 from meanfield.activations import activation
