@@ -19,6 +19,7 @@ straddles it; within 2h of an undeclared kink the derivatives are wrong.
 from __future__ import annotations
 
 import math
+import numbers
 from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
@@ -115,7 +116,16 @@ def _ones(x):
 
 
 def _exact(value: float) -> sp.Expr:
-    """A parameter as a sympy number: a short rational when it is one (0.01 -> 1/100), else a Float."""
+    """A parameter as a sympy number: a short rational when it is one (0.01 -> 1/100), else a Float.
+
+    Only a finite real number is accepted: sympy's ``nsimplify`` evaluates strings, so nothing else
+    may reach it.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.integer, np.floating)):
+        raise ActivationError(f"a parameter must be a real number, got {value!r} ({type(value).__name__})")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ActivationError(f"a parameter must be finite, got {value!r}")
     rational = sp.nsimplify(value, rational=True)
     return rational if rational.q < 10**6 else sp.Float(value, 17)
 

@@ -18,8 +18,10 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from . import validation as check
 from .activations import Activation, _exact, activation
 from .criticality import critical_point
+from .errors import ParameterError
 from .formula import X, NormalCDF
 
 __all__ = ["Q", "variance_functions", "critical_line", "critical", "critical_sigma_w2", "SymbolicCritical"]
@@ -110,12 +112,18 @@ def _one_sided_dphi0_squared(act: Activation) -> sp.Expr:
 
 
 def critical(act, sigma_b2=0) -> SymbolicCritical:
-    """The critical point chi_1 = 1 in closed form where one exists, else None with the reason."""
+    """The critical point chi_1 = 1 in closed form where one exists, else None with the reason.
+
+    ``sigma_b2`` must be one real number >= 0 (a string is refused before anything reaches sympy).
+    """
     act = activation(act)
-    sb2 = sp.nsimplify(sigma_b2)
+    value = check.nonnegative("sigma_b2", sigma_b2)
+    if value.ndim != 0:
+        raise ParameterError(f"sigma_b2 must be a single number here, got an array of shape {value.shape}")
+    sb2 = _exact(float(value))
     if act.expr is None:
         return SymbolicCritical(None, None, "a Python callable has no symbolic form")
-    numeric = critical_point(act, float(sigma_b2))
+    numeric = critical_point(act, float(value))
     if numeric.status == "marginal":
         D = variance_functions(act)
         d0 = D[1] if D is not None else _one_sided_dphi0_squared(act)
