@@ -1,6 +1,6 @@
 """sigprop's exact finite-width package: exact laws of Gaussian ReLU networks at initialization.
 
-Burkholz & Dubatovka 2019 ("Initialization of ReLUs for dynamical isometry"); notes/exact.md.
+Burkholz & Dubatovka 2019 ("Initialization of ReLUs for dynamical isometry"); docs/conventions.md §6.
 :class:`ReLUNetwork` gives the laws of the pre-activation variances s^l, the squared norms |x^l|^2
 and one output unit (objects of :mod:`exact.distributions`), exact moments, the dead-network
 probability, the mean-field comparison and Monte Carlo from real sampled networks; also for the

@@ -7,7 +7,7 @@ Subcommand (``exact relu --help`` for details)::
     exact relu --widths 10,10,10,1 --parameter-sharing --sigma-w2 1 --out ll.png   # and a figure
 
 For each layer l = 1..L the law of the pre-activation variance s^l = sigma_w^2 |x^{l-1}|^2/n_{l-1}
-+ sigma_b^2 (Burkholz & Dubatovka 2019; notes/exact.md): mean-field q^l, the exact mean (= q^l),
++ sigma_b^2 (Burkholz & Dubatovka 2019; docs/conventions.md §6): mean-field q^l, the exact mean (= q^l),
 median and 5 %/95 % quantiles, the probability that some hidden layer below l was dead, and the
 kurtosis 3 E[(s^l)^2]/E[s^l]^2 of one pre-activation h^l_i (3 in mean field); then the output
 unit's atom, kurtosis, the dead-network probability and its KS distance from the mean-field

@@ -8,7 +8,7 @@ Every law has ``pdf``, ``cdf``, ``sf``, ``ppf``, ``mean``, ``var``, ``std``, ``m
 - ``ppf(p)`` is the smallest x with cdf(x) >= p; so it equals an atom's location for every p in the
   jump of the cdf there (0 while p <= atom for the laws with an atom at 0).  ppf(0) is the lower end
   of the support, ppf(1) the upper end (inf).
-- Moments come from the exact closed-form recursion (notes/exact.md R4), atoms included, at any
+- Moments come from the exact closed-form recursion (E[s^{l+1 j}] from E[s^l i] by the binomial theorem, E[G^j] from rising factorials), atoms included, at any
   integer order: never from the grid or from samples, because for narrow deep nets they are carried
   by astronomically rare networks.  A moment beyond double range is returned as inf.
 - ``rvs`` draws from the exact Markov chain of the signal (K_l ~ Bin(n_l, 1/2) active units,
@@ -100,7 +100,7 @@ class Law:
     Parameters
     ----------
     log_moment : callable
-        k -> log E[X^k] for integers k >= 0 (exact recursion, notes R4).
+        k -> log E[X^k] for integers k >= 0 (exact recursion, :mod:`exact.moments`).
     sampler : callable
         (Generator, size) -> ndarray of exact samples (the signal chain).
     name : str
@@ -199,7 +199,7 @@ class Law:
         n = 1
         for s in shape:
             n *= check.positive_int("size", s)
-        rng = mfsim._generator(seed)
+        rng = check.generator(seed)
         return self._sampler(rng, n).reshape(shape)
 
 
@@ -303,7 +303,7 @@ class ScaleMixtureLaw(Law):
 
     (erfc for the tails; cdf(z) = P(f > |z|) for z < 0 by symmetry) converge geometrically like the
     grid itself.  For sigma_b^2 = 0 the density diverges at z = 0 (E[s^-1/2] = inf as soon as a layer
-    can have a single active unit; notes pitfall 2): pdf(0) is then inf, and it is never evaluated on
+    can have a single active unit): pdf(0) is then inf, and it is never evaluated on
     a grid there.
     """
 
@@ -387,7 +387,7 @@ class ScaleMixtureLaw(Law):
         return 0.0
 
     def kurtosis(self) -> float:
-        """E[f^4] / E[f^2]^2 = 3 E[s^2] / E[s]^2 (3 for a Gaussian; notes R4).
+        """E[f^4] / E[f^2]^2 = 3 E[s^2] / E[s]^2 (3 for a Gaussian).
 
         NaN (0/0: undefined) only when f = 0 almost surely (s^L = 0, e.g. |x^0|^2 = 0 without bias).
         """

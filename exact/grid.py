@@ -1,4 +1,4 @@
-"""Log-grid Nystrom propagation of the ReLU signal chain (notes/exact.md, method A).
+"""Log-grid Nystrom propagation of the ReLU signal chain (Burkholz & Dubatovka 2019, the layer kernel of docs/conventions.md §6).
 
 Variables: u = log M_l, M_l = |x^l|^2 / n_l, for the hidden layers l = 1..L-1.  Given s_l, log M_l =
 log s_l + log G_l with G_l = chi^2_{K_l} / n_l independent of s_l (Burkholz & Dubatovka 2019), so the
@@ -49,7 +49,7 @@ _CHUNK = 2_000_000
 
 
 def grid_step(widths: list[int], sharing: bool) -> float:
-    """h = min(1/8, 0.35 sqrt(psi'(n_max/2))): 0.35 sd of the narrowest log-gamma component (notes 3A).
+    """h = min(1/8, 0.35 sqrt(psi'(n_max/2))): 0.35 sd of the narrowest log-gamma component.
 
     With sharing the narrowest component is the only one, of shape n/2 for every layer.
     """

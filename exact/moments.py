@@ -1,6 +1,6 @@
-"""Closed-form moments of the ReLU signal chain (notes/exact.md R4), in log space.
+"""Closed-form moments of the ReLU signal chain (docs/conventions.md §6), in log space.
 
-The chain (Burkholz & Dubatovka 2019; notes R2): s_1 = sigma_w^2 |x^0|^2 / n_0 + sigma_b^2,
+The chain (Burkholz & Dubatovka 2019; docs/conventions.md §6): s_1 = sigma_w^2 |x^0|^2 / n_0 + sigma_b^2,
 
     M_l = s_l G_l,   G_l = chi^2_{K_l} / n_l,   K_l ~ Bin(n_l, 1/2)   (K_l = n_l with parameter sharing),
     s_{l+1} = sigma_b^2 + sigma_w^2 M_l.
@@ -68,7 +68,7 @@ def _xlog(i: np.ndarray, x: float) -> np.ndarray:
 def log_moments_chain(
     widths: list[int], sigma_w2: float, sigma_b2: float, s1: float, jmax: int, sharing: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    """log E[s_l^j] (l = 1..L) and log E[M_l^j] (l = 1..L-1) for j = 0..jmax (notes R4).
+    """log E[s_l^j] (l = 1..L) and log E[M_l^j] (l = 1..L-1) for j = 0..jmax.
 
     Returns
     -------

@@ -1,6 +1,6 @@
-"""Exact finite-width laws of Gaussian ReLU networks (Burkholz & Dubatovka 2019; notes/exact.md).
+"""Exact finite-width laws of Gaussian ReLU networks (Burkholz & Dubatovka 2019; docs/conventions.md §6).
 
-Network (DESIGN.md): widths [n_0, n_1, ..., n_L]; h^l = W^l x^{l-1} + b^l, x^l = relu(h^l) for the
+Network (docs/conventions.md §6): widths [n_0, n_1, ..., n_L]; h^l = W^l x^{l-1} + b^l, x^l = relu(h^l) for the
 hidden layers l = 1..L-1 ("depth" = L - 1 hidden layers); the output is one pre-activation h^L_1;
 W^l_ij ~ N(0, sigma_w^2 / n_{l-1}), b^l_i ~ N(0, sigma_b^2); the input x^0 is fixed with
 |x^0|^2 = ``input_norm2`` (default n_0).
@@ -11,13 +11,13 @@ Given x^{l-1} the pre-activations of layer l are iid N(0, s_l), s_l = sigma_w^2 
     |x^l|^2 = s_l chi^2_{K_l},  K_l ~ Bin(n_l, 1/2)   (chi^2_0 = 0: an atom at 0, the dead layer),
     s_{l+1} = sigma_b^2 + sigma_w^2 |x^l|^2 / n_l,     h^L_i | s_L ~ N(0, s_L).
 
-The laws are computed by the log-grid Nystrom method (:mod:`exact.grid`; notes method A) and the
-moments by the exact recursion (:mod:`exact.moments`; notes R4).  Stated accuracy (checked in the
+The laws are computed by the log-grid Nystrom method (:mod:`exact.grid`) and the
+moments by the exact recursion (:mod:`exact.moments`).  Stated accuracy (checked in the
 tests by halving the grid step, by the mass balance, and against independent mpmath routes): CDFs
 to ~1e-13 absolute, densities to ~1e-10 relative wherever cdf and sf exceed ~1e-15 (the continuous
 part of a law is resolved relative to its own mass, also for nets that are almost surely dead).
 
-Parameter sharing (looks-linear; Balduzzi et al. 2017, Burkholz & Dubatovka 2019, notes R8):
+Parameter sharing (looks-linear; Balduzzi et al. 2017, Burkholz & Dubatovka 2019; docs/conventions.md §7):
 physical weights [[W0, -W0], [-W0, W0]] (first layer [W0; -W0], last [W0, -W0]), biases [b0, -b0]
 (last layer b0), W0 ~ N(0, sigma_w^2 / n_{l-1}).  Then z^l = x^l_top - x^l_bottom = W0 z^{l-1} + b0
 exactly and |x^l|^2 = |z^l|^2: the same chain with K_l = n_l (no atoms).  ``widths`` are the
@@ -37,6 +37,7 @@ from meanfield import simulate as mfsim
 from meanfield import validation as check
 from meanfield.errors import ParameterError
 from meanfield.init import looks_linear_layers
+from meanfield.progress import progress_bar
 
 from .distributions import PositiveLaw, ScaleMixtureLaw
 from .grid import TAIL_MASS, LogGammaMixture, SourcePoints, grid_step
@@ -356,7 +357,7 @@ class ReLUNetwork:
         """P(some hidden layer has no active unit) = 1 - prod_{l<L} (1 - 2^-n_l) (0 with sharing).
 
         With or without bias this is the probability that the output no longer depends on the
-        input (notes R3, pitfall 11); it is 1 if the signal is identically 0 (s^1 = 0, or
+        input; it is 1 if the signal is identically 0 (s^1 = 0, or
         sigma_w^2 = sigma_b^2 = 0 with a hidden layer beyond the first).
         """
         if any(layer.source is None for layer in self._layers):
@@ -465,7 +466,7 @@ class ReLUNetwork:
         n_networks = check.positive_int("n_networks", n_networks)
         if not isinstance(progress, (bool, np.bool_)):
             raise ParameterError(f"progress must be True or False, got {progress!r}")
-        rng = mfsim._generator(seed)
+        rng = check.generator(seed)
         L = self.depth
         factor = 4 if self.parameter_sharing else 1
         per_net = max(a * b for a, b in zip(self.widths[:-1], self.widths[1:])) * factor
@@ -475,7 +476,7 @@ class ReLUNetwork:
         y_all = np.empty((n_networks, L - 1))
         f_all = np.empty(n_networks)
         starts = range(0, n_networks, batch)
-        for start in mfsim._with_progress(starts, len(starts), bool(progress), f"ReLU networks {self.widths}"):
+        for start in progress_bar(starts, len(starts), bool(progress), f"ReLU networks {self.widths}"):
             b = min(batch, n_networks - start)
             rows = slice(start, start + b)
             if self.parameter_sharing:

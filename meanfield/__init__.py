@@ -6,11 +6,18 @@ Quick use::
     act = mf.activation("tanh")
     mf.fixed_point(act, 1.5, 0.05), mf.chi1(act, 1.5, 0.05), mf.critical_point(act, 0.05)
 
-Conventions (every formula's normalisation) are those of the project's DESIGN.md: W_ij ~
+Conventions (every formula's normalisation) are stated in docs/conventions.md: W_ij ~
 N(0, sigma_w^2 / fan_in), b_i ~ N(0, sigma_b^2), q = variance of a pre-activation, depth counts
 weight layers.
+
+Layout: the mean-field core is flat here (activations, Gaussian expectations, maps, criticality,
+kernels, phase diagrams, symbolic results); three wings answer the other questions:
+:mod:`meanfield.spectra` (Jacobian spectra, isometry), :mod:`meanfield.simulate` (Monte Carlo of
+real networks) and :mod:`meanfield.init` (initialization recipes and their verdicts).
 """
-from . import freeprob, init, resnet, simulate, symbolic
+import sys as _sys
+
+from . import init, resnet, simulate, spectra, symbolic
 from .activations import BUILTIN_NAMES, Activation, activation
 from .criticality import CriticalPoint, CriticalRoot, critical_point, critical_sigma_w2
 from .errors import (
@@ -31,7 +38,6 @@ from .gaussian import (
     second_moment_slope,
     smoothed,
 )
-from .isometry import IsometryReport, isometry
 from .kernels import kernel, nngp_kernel
 from .maps import (
     DepthScales,
@@ -46,7 +52,10 @@ from .maps import (
     variance_map,
 )
 from .phase import PhaseDiagram, phase_diagram
-from .spectrum import JacobianSpectrum, jacobian_spectrum
+from .spectra import IsometryReport, JacobianSpectrum, freeprob, isometry, jacobian_spectrum
+
+# ``meanfield.freeprob`` was a top-level module before the spectra wing existed: keep the import path.
+_sys.modules[__name__ + ".freeprob"] = freeprob
 
 __version__ = "0.1.0"
 
@@ -63,5 +72,5 @@ __all__ = [
     "PhaseDiagram", "phase_diagram",
     "JacobianSpectrum", "jacobian_spectrum",
     "IsometryReport", "isometry",
-    "freeprob", "init", "resnet", "simulate", "symbolic",
+    "freeprob", "init", "resnet", "simulate", "spectra", "symbolic",
 ]

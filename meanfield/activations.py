@@ -5,7 +5,7 @@ phi is not smooth (``kinks``: quadrature splits there), a sympy expression where
 symbolic results) and a ``family`` tag that selects exact Gaussian integrals in
 :mod:`meanfield.closed_forms`.
 
-Built-ins (DESIGN.md): linear, relu, leaky_relu (``slope``), tanh, hardtanh (clip to [-1, 1]),
+Built-ins: linear, relu, leaky_relu (``slope``), tanh, hardtanh (clip to [-1, 1]),
 erf (unscaled, phi'(0) = 2/sqrt(pi)), sigmoid (logistic), softplus (log(1+e^x)), selu (Klambauer
 et al. 2017 constants; ``scale``, ``alpha`` may be overridden), elu (``alpha``), gelu (exact
 x Phi(x)), silu (alias swish, x sigmoid(x)), sin.

@@ -311,7 +311,7 @@ def _spectrum_args(args):
 
 def _cmd_spectrum(args) -> int:
     from .simulate import jacobian_singular_values
-    from .spectrum import jacobian_spectrum
+    from .spectra import jacobian_spectrum
 
     act, sw2, sb2, depth, weights = _spectrum_args(args)
     if args.dpi <= 0:
@@ -340,7 +340,7 @@ def _cmd_spectrum(args) -> int:
 
 
 def _cmd_isometry(args) -> int:
-    from .isometry import isometry
+    from .spectra import isometry
 
     act, sw2, sb2, depth, weights = _spectrum_args(args)
     report = isometry(

@@ -1,6 +1,6 @@
 """Exact Gaussian integrals of the built-in activations (numpy, vectorized).
 
-Notation (DESIGN.md): z ~ N(0, 1), u1 = sqrt(q1) z1, u2 = sqrt(q2) (c z1 + sqrt(1 - c^2) z2),
+Notation (docs/conventions.md §2): z ~ N(0, 1), u1 = sqrt(q1) z1, u2 = sqrt(q2) (c z1 + sqrt(1 - c^2) z2),
 q12 = c sqrt(q1 q2), theta = arccos(c).
 
 - ``V(q) = E[phi(sqrt(q) z)^2]``, ``D(q) = E[phi'(sqrt(q) z)^2]``, ``dV(q) = dV/dq``
@@ -9,7 +9,7 @@ q12 = c sqrt(q1 q2), theta = arccos(c).
   expectations that reduce a bivariate integral to one outer integral over z1.
 
 Sources: Cho & Saul 2009 (arc-cosine kernel; ABReLU form as in neural-tangents), Williams 1997 (erf),
-Tsuchida et al. 2020 (GELU), and the notes in ``shared/notes/meanfield.md`` (hard-tanh, SELU).  Every
+Tsuchida et al. 2020 (GELU), and direct integration of the Gaussian density (hard-tanh, SELU, derived here and checked against quadrature).  Every
 entry is tested against mpmath quadrature in ``tests/meanfield``.
 """
 from __future__ import annotations
@@ -196,7 +196,7 @@ def _selu(p) -> ClosedForms:
     """scale * (max(x,0) + alpha (exp(min(x,0)) - 1)); elu is scale = 1.
 
     V(q) = scale^2 [q/2 + alpha^2 (e^{2q} Phi(-2 sqrt q) - 2 e^{q/2} Phi(-sqrt q) + 1/2)],
-    D(q) = scale^2 [1/2 + alpha^2 e^{2q} Phi(-2 sqrt q)] (notes, section 2).
+    D(q) = scale^2 [1/2 + alpha^2 e^{2q} Phi(-2 sqrt q)] (checked against 30-digit quadrature in the tests).
 
     e^{2q} Phi(-2 sqrt q) = erfcx(sqrt(2q))/2 and e^{a + b^2/2} Phi(-r - b) is formed in log space,
     so nothing overflows at large q or large a.

@@ -1,6 +1,6 @@
 """The edge of chaos: critical sigma_w^2 for given sigma_b^2, with stability and reasons.
 
-On a fixed point q* of the variance map, chi_1 = 1 means (notes, section 1)
+On a fixed point q* of the variance map, chi_1 = 1 means (docs/conventions.md §2)
 
     sigma_w^2 = 1 / D(q*),    sigma_b^2 = S(q*) := q* - V(q*) / D(q*),
 

@@ -1,6 +1,6 @@
 """Gaussian expectations of activations: closed forms first, quadrature otherwise.
 
-Notation (DESIGN.md): z, z1, z2 ~ N(0, 1) independent; u1 = sqrt(q1) z1,
+Notation (docs/conventions.md §2): z, z1, z2 ~ N(0, 1) independent; u1 = sqrt(q1) z1,
 u2 = sqrt(q2) (c z1 + sqrt(1 - c^2) z2).
 
 ================================  =======================================================

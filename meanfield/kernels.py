@@ -1,6 +1,6 @@
 """Kernels of deep networks at infinite width: two inputs (``kernel``) and Gram matrices (``nngp_kernel``).
 
-Depth counts weight layers (DESIGN.md), as neural-tangents' ``serial(Dense, (act, Dense) x (L-1))``:
+Depth counts weight layers (docs/conventions.md §3), as neural-tangents' ``serial(Dense, (act, Dense) x (L-1))``:
 
     K^1 = sigma_w^2 X X^T / n_0 + sigma_b^2,
     K^{l+1}_ij = sigma_w^2 E[phi(u_i) phi(u_j)] + sigma_b^2,   (u_i, u_j) ~ N(0, K^l restricted to i, j).

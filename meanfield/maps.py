@@ -1,6 +1,6 @@
 """Mean-field maps: variance map, correlation map, fixed point q*, chi_1 and depth scales.
 
-Conventions (DESIGN.md; Poole et al. 2016, Schoenholz et al. 2017): W_ij ~ N(0, sigma_w^2/N),
+Conventions (docs/conventions.md §2; Poole et al. 2016, Schoenholz et al. 2017): W_ij ~ N(0, sigma_w^2/N),
 b_i ~ N(0, sigma_b^2), q = variance of a pre-activation, V(q) = E[phi(sqrt(q) z)^2],
 D(q) = E[phi'(sqrt(q) z)^2].
 

@@ -65,7 +65,7 @@ def plot_phase_diagram(diagram, ax=None, quantity: str = "chi1"):
 
 
 def plot_spectrum(spectrum, ax=None, samples=None):
-    """Density of lambda of a :class:`~meanfield.spectrum.JacobianSpectrum` on a log axis.
+    """Density of lambda of a :class:`~meanfield.spectra.JacobianSpectrum` on a log axis.
 
     Plotted as lambda rho(lambda) against log10 lambda (the density per unit of log lambda, which
     shows deep spectra whose mass sits near 0); atoms are drawn as vertical bars labelled with their

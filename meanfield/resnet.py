@@ -72,9 +72,10 @@ from . import validation as check
 from .activations import Activation, activation
 from .errors import ParameterError
 from .gaussian import derivative_moment, second_moment
-from .init import weightnorm_gain
-from .init_scaling import _scalar
-from .simulate import WEIGHT_KINDS, RNGLike, _generator, _se, _single_threaded_blas, propagate, sample_weights
+from .init.fans import _scalar
+from .init.scaling import weightnorm_gain
+from .simulate.networks import WEIGHT_KINDS, _se, propagate, sample_weights, single_threaded_blas
+from .validation import RNGLike, generator
 
 __all__ = [
     "INITS",
@@ -518,7 +519,7 @@ def _sq(v: np.ndarray) -> np.ndarray:
     return np.einsum("nij,nij->n", v, v)
 
 
-@_single_threaded_blas
+@single_threaded_blas
 def sample_growth(net: Network, n_networks: int, seed: RNGLike = None, s0: float = 1.0) -> GrowthSamples:
     """Sample ``n_networks`` independent networks and measure the norm and Jacobian growth.
 
@@ -545,7 +546,7 @@ def sample_growth(net: Network, n_networks: int, seed: RNGLike = None, s0: float
         raise ParameterError(f"net must be a meanfield.resnet.Network, got {type(net).__name__}")
     n = check.positive_int("n_networks", n_networks)
     s0 = _scalar("s0", s0, positive=True)
-    rng = _generator(seed)
+    rng = generator(seed)
     act, n0 = net.activation, net.input_width
     x = rng.standard_normal((n, 1, n0))
     x *= np.sqrt(n0 * s0) / np.linalg.norm(x, axis=-1, keepdims=True)

@@ -4,7 +4,7 @@
   expressions in the positive symbol ``q`` (linear, relu, leaky relu, erf, sin, gelu, hard-tanh,
   selu/elu, and polynomial formulas by Gaussian moments), or None.
 - ``critical_line(act)``: the edge of chaos parametrised by q*,
-  sigma_w^2 = 1/D(q*), sigma_b^2 = q* - V(q*)/D(q*) (notes, section 1); e.g. for erf
+  sigma_w^2 = 1/D(q*), sigma_b^2 = q* - V(q*)/D(q*) (docs/conventions.md §2); e.g. for erf
   sigma_w^2 = (pi/4) sqrt(1 + 4q), sigma_b^2 = q - sqrt(1 + 4q) asin(2q/(1 + 2q))/2.
 - ``critical(act, sigma_b2)``: the critical sigma_w^2 (and q*) as an expression where one exists:
   positively homogeneous phi at sigma_b^2 = 0 (relu 2, leaky relu 2/(1 + a^2), linear 1); the

@@ -2,12 +2,18 @@
 from __future__ import annotations
 
 import numbers
+from typing import Union
 
 import numpy as np
 
 from .errors import ParameterError
 
-__all__ = ["real_array", "nonnegative", "positive", "correlation", "depth", "positive_int"]
+__all__ = [
+    "real_array", "nonnegative", "positive", "correlation", "depth", "positive_int", "widths", "RNGLike", "generator",
+]
+
+#: What the ``rng``/``seed`` arguments accept (an int or None seeds ``np.random.default_rng``).
+RNGLike = Union[np.random.Generator, np.random.SeedSequence, int, None]
 
 
 def real_array(name: str, value) -> np.ndarray:
@@ -78,3 +84,19 @@ def widths(value) -> list[int]:
     if len(out) < 2:
         raise ParameterError(f"widths must list n_0 and at least one layer width, got {value!r}")
     return out
+
+
+def generator(rng: RNGLike) -> np.random.Generator:
+    """``rng`` as a Generator: a Generator is used as is, a seed (int, SeedSequence, None) seeds a new one."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, (np.random.RandomState, float, str, bytes)) or isinstance(rng, bool):
+        raise ParameterError(
+            f"rng/seed must be a numpy Generator, an integer seed, a SeedSequence or None, got {rng!r}"
+        )
+    try:
+        return np.random.default_rng(rng)
+    except (TypeError, ValueError):
+        raise ParameterError(
+            f"rng/seed must be a numpy Generator, an integer seed, a SeedSequence or None, got {rng!r}"
+        ) from None

@@ -1,11 +1,11 @@
 """Dynamical isometry: does every singular value of the input-output Jacobian stay near 1?
 
 :func:`isometry` returns an :class:`IsometryReport` for one network (activation, sigma_w^2, sigma_b^2,
-depth, weight ensemble) with the numbers behind a yes/no verdict.  Conventions (DESIGN.md): J =
+depth, weight ensemble) with the numbers behind a yes/no verdict.  Conventions (docs/conventions.md §4-5): J =
 D^L W^L ... D^1 W^1 at the fixed point q*, lambda = eigenvalue of J J^T (a squared singular value).
 
 Theory used (Pennington, Schoenholz & Ganguli 2017, "Resurrecting the sigmoid ...", and 2018, "The
-emergence of spectral universality ..."; notes/spectra.md 2.6-2.8).  With d = phi'(sqrt(q*) g)^2,
+emergence of spectral universality ..."; docs/conventions.md §5).  With d = phi'(sqrt(q*) g)^2,
 mu_k = E[d^k], chi = chi_1 = sigma_w^2 mu_1 and s_1 = -1 (Gaussian weights) or 0 (orthogonal):
 
     E[lambda] = chi^L,     Var[lambda] / E[lambda]^2 = L (mu_2/mu_1^2 - 1 - s_1)     (exact)
@@ -52,7 +52,7 @@ is informative, not part of the rule.  It is computed as
 The optional Monte Carlo (``monte_carlo_width=N``) samples real networks with
 :func:`meanfield.simulate.jacobian_singular_values` and reports the sampled mean, variance, largest
 eigenvalue and rank deficiency next to the theory, and the same rule applied to the sampled numbers.
-Finite-width caveats (notes/spectra.md 5): sampled moments of one deep network fluctuate by ~sqrt(L/N)
+Finite-width caveats: sampled moments of one deep network fluctuate by ~sqrt(L/N)
 relative; the sampled lambda_max sits near the edge up to O(N^-2/3).
 """
 from __future__ import annotations
@@ -63,10 +63,11 @@ from typing import Any
 
 import numpy as np
 
-from . import validation as check
-from .activations import activation
-from .errors import ParameterError
-from .maps import chi1 as _chi1
+from .. import validation as check
+from ..activations import activation
+from ..errors import ParameterError
+from ..maps import chi1 as _chi1
+from ..simulate.jacobians import jacobian_singular_values
 from .spectrum import JacobianSpectrum
 
 __all__ = ["isometry", "IsometryReport", "MonteCarloCheck", "Criterion"]
@@ -253,8 +254,6 @@ def _criteria(log_mean, normalised_var, edge_ratio, zero_atom, mean_tol, spread_
 
 
 def _monte_carlo(act, sw2, sb2, depth, weights, width, n_networks, seed, band, theory, thresholds):
-    from .simulate import jacobian_singular_values
-
     samples = jacobian_singular_values(act, sw2, sb2, depth, width, weights, n_networks=n_networks, seed=seed)
     log_lam = samples.log_lam
     finite = log_lam[np.isfinite(log_lam)]

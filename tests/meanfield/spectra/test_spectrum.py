@@ -10,7 +10,7 @@ from scipy import integrate, special
 
 import meanfield as mf
 from meanfield.errors import ParameterError
-from meanfield.spectrum import jacobian_spectrum
+from meanfield.spectra.spectrum import jacobian_spectrum
 
 
 def test_marchenko_pastur_density_cdf_edge():
@@ -133,7 +133,7 @@ def test_smooth_density_mass_and_mean_match_closed_forms(name, weights, L):
 
 
 def test_s_transforms():
-    from meanfield.freeprob import d2_law, weights_s_transform
+    from meanfield.spectra.freeprob import d2_law, weights_s_transform
 
     relu = d2_law(mf.activation("relu"), 1.0)
     w = np.array([0.1, 0.5, 2.0])
@@ -186,7 +186,7 @@ def test_formula_activation_spectrum_and_unsupported_formulas():
 
 
 def test_layer_dependent_bernoulli_laws():
-    from meanfield.spectrum import JacobianSpectrum
+    from meanfield.spectra.spectrum import JacobianSpectrum
 
     # uniform fractions reproduce the common-law solver
     a = JacobianSpectrum.bernoulli_layers([0.5] * 6, 2.0, "gaussian")

@@ -1,5 +1,5 @@
 """Deformed-contour law of D^2 for smooth phi with d(g) neither even nor monotone (silu, gelu,
-x erf x, softplus): the full-line contour of meanfield.freeprob._general_contour."""
+x erf x, softplus): the full-line contour of meanfield.spectra.freeprob._general_contour."""
 import numpy as np
 import pytest
 from scipy import integrate
@@ -7,7 +7,7 @@ from scipy import integrate
 
 from meanfield import jacobian_spectrum
 from meanfield.activations import activation
-from meanfield.freeprob import d2_law
+from meanfield.spectra.freeprob import d2_law
 
 CASES = [("silu", 0.5), ("gelu", 2.0), ("x*erf(x)", 1.0)]
 
@@ -60,7 +60,7 @@ def test_one_layer_orthogonal_spectrum_is_law_of_sigma_w2_d(name, q):
 
 @pytest.mark.parametrize("name,q", [("silu", 1.0), ("gelu", 0.5), ("x*erf(x)", 0.5), ("tanh", 0.7)])
 def test_one_layer_density_free_probability_matches_inversion(name, q):
-    """At L = 1 the spectrum uses the inversion of d(g) (meanfield.derivative_law); the free
+    """At L = 1 the spectrum uses the inversion of d(g) (meanfield.spectra.derivative_law); the free
     probability solver must give the same density away from the singular images sigma_w2 * v."""
     sw2 = 1.3
     s = jacobian_spectrum(name, sw2, 0.1, 1, "orthogonal", q=q)

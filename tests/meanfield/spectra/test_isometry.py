@@ -16,8 +16,8 @@ import pytest
 
 import meanfield as mf
 from meanfield.errors import ActivationError, ParameterError, SigpropError
-from meanfield.isometry import _moment_bound
-from meanfield.spectrum import jacobian_spectrum
+from meanfield.spectra.isometry import _moment_bound
+from meanfield.spectra.spectrum import jacobian_spectrum
 
 
 def critical(act, sigma_b2):

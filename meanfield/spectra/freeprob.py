@@ -1,7 +1,7 @@
 """Free probability for Jacobian spectra (Pennington, Schoenholz, Ganguli 2017, 2018).
 
 J = D_L W_L ... D_1 W_1 with every pre-activation at q*; the spectrum is that of lambda, the
-eigenvalues of J J^T.  Transforms (notes/spectra.md, section 2):
+eigenvalues of J J^T.  Transforms (docs/conventions.md §5):
 
     M_X(z) = sum_k m_k z^-k,   S_X(w) = (1 + w)/(w M_X^-1(w)),   S_{JJ^T} = (S_{D^2} S_{W^T W})^L,
     S_{W^T W}(w) = sigma_w^-2/(1 + w) (Gaussian),  sigma_w^-2 (orthogonal),
@@ -28,13 +28,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+import sympy as sp
 from scipy import special
 from scipy.optimize import brentq
 
-from .activations import Activation
+from ..activations import Activation
+from ..errors import ParameterError
+from ..formula import X
+from ..gaussian import expectation
 from .derivative_law import derivative_law, turning_points
-from .errors import ParameterError
-from .gaussian import expectation
 
 __all__ = [
     "D2Law", "d2_law", "WEIGHTS", "spectrum_moments", "SpectrumSolver", "BernoulliLayersSolver",
@@ -58,7 +60,7 @@ class D2Law:
     change against twice the nodes per panel; 0.0 where not estimated).
     ``interior``: values inside the support of d where its density is singular (local extrema of
     d, its limits as |g| -> infinity, an atom inside the continuous part): at one orthogonal layer
-    the spectrum is then taken from :mod:`meanfield.derivative_law`, deeper the free convolution
+    the spectrum is then taken from :mod:`meanfield.spectra.derivative_law`, deeper the free convolution
     smooths them.
     """
 
@@ -202,7 +204,7 @@ def _general_lift(t, turning, sign0: float, kappa: float, width: float, radius: 
     """c(t) = kappa E(t) S(t) and c'(t): S = sign0 prod_k tanh((t - t_k)/width) has the sign of -d'
     and vanishes at the turning points; E = (1 + (t/R)^2)^(-1/2) makes the lift decay like 1/t, which
     keeps the contour below the spurious roots of d(g) = zeta in the Gaussian-type tails
-    (Im g ~ pi/(q Re g), as for erf; notes/spectra.md section 4 item 4)."""
+    (Im g ~ pi/(q Re g), as for erf: a lift that does not decay picks up a wrong residue in the tail)."""
     th = np.tanh((t[:, None] - turning[None, :]) / width)
     s = sign0 * np.prod(th, axis=1)
     ds = np.zeros_like(t)
@@ -284,10 +286,6 @@ def _complex_dphi(act: Activation):
                 f"the Jacobian spectrum of {act.name} needs phi' at complex arguments; "
                 "pass the activation as a formula (or a callable that accepts complex numpy arrays)"
             ) from None
-        import sympy as sp
-
-        from .formula import X
-
         return sp.lambdify(X, sp.diff(act.expr, X), modules=["numpy", "scipy"])
 
 

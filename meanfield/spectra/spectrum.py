@@ -1,14 +1,14 @@
 """The spectrum of J J^T for a deep random network at its fixed point: :class:`JacobianSpectrum`.
 
-Built on :mod:`meanfield.freeprob`.  Conventions (DESIGN.md): J = D^L W^L ... D^1 W^1 with every
+Built on :mod:`meanfield.spectra.freeprob`.  Conventions (docs/conventions.md §4-5): J = D^L W^L ... D^1 W^1 with every
 pre-activation at q*, lambda = eigenvalue of J J^T (a squared singular value), mean chi_1^L.
 
 - one orthogonal layer (L = 1): lambda = sigma_w^2 d exactly, so pdf, cdf, atoms and support come
   from the law of d itself, inverted on the monotone pieces of phi'(sqrt(q) g)^2
-  (:mod:`meanfield.derivative_law`): exact, also where the density of d is singular inside its
+  (:mod:`meanfield.spectra.derivative_law`): exact, also where the density of d is singular inside its
   support (silu, gelu, x erf x) and for kinked phi (selu, elu, leaky relu);
 - ``pdf``: the density of the absolutely continuous part (known atoms subtracted from G first);
-- ``atoms``: from rank arguments (notes/spectra.md 2.8; Bercovici-Voiculescu): an atom of d at 0
+- ``atoms``: from rank arguments (docs/conventions.md §5; Bercovici-Voiculescu): an atom of d at 0
   (relu, hard-tanh) of mass m gives mass m at 0; for orthogonal weights an atom of d at v > 0 of mass
   m gives mass max(0, 1 - L(1 - m)) at (sigma_w^2 v)^L (linear orthogonal: everything);
 - accuracy for smooth activations: the contour quadrature of the law of D^2 uses ``n_nodes`` = 400
@@ -30,12 +30,12 @@ from functools import cached_property
 import numpy as np
 from numpy.polynomial import legendre
 
-from . import validation as check
-from .activations import activation
-from .errors import DivergentFixedPointError, ParameterError
+from .. import validation as check
+from ..activations import activation
+from ..errors import DivergentFixedPointError, ParameterError
+from ..maps import fixed_point
 from .derivative_law import derivative_law
 from .freeprob import WEIGHTS, BernoulliLayersSolver, SpectrumSolver, d2_law, spectrum_moments
-from .maps import fixed_point
 
 __all__ = ["JacobianSpectrum", "jacobian_spectrum"]
 
@@ -286,7 +286,7 @@ class JacobianSpectrum:
 
     def plot(self, ax=None, samples=None):
         """Density of lambda (log-x) with an optional histogram of sampled eigenvalues; returns the Axes."""
-        from .plotting import plot_spectrum
+        from ..plotting import plot_spectrum
 
         return plot_spectrum(self, ax=ax, samples=samples)
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import meanfield as mf
-from meanfield.spectrum import jacobian_spectrum
+from meanfield.spectra.spectrum import jacobian_spectrum
 from tests.meanfield.cli_helpers import assert_one_line_error, number, run, strict_json
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -50,13 +50,13 @@ def test_spectrum_writes_png(capsys, tmp_path, act, sw2, sb2, L, weights):
 
 def test_spectrum_with_monte_carlo(capsys, tmp_path, monkeypatch):
     seen = {}
-    original = mf.spectrum.JacobianSpectrum.plot
+    original = mf.JacobianSpectrum.plot
 
     def spy(self, ax=None, samples=None):
         seen["samples"] = samples
         return original(self, ax=ax, samples=samples)
 
-    monkeypatch.setattr(mf.spectrum.JacobianSpectrum, "plot", spy)
+    monkeypatch.setattr(mf.JacobianSpectrum, "plot", spy)
     out_file = tmp_path / "relu.svg"
     code, out, err = run(capsys, "spectrum", "relu", "--sigma-w2", "2", "--sigma-b2", "0", "--depth", "3",
                          "--weights", "orthogonal", "--monte-carlo", "60", "--networks", "2", "--seed", "5",

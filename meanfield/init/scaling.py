@@ -1,33 +1,42 @@
-"""Variance-scaling initializers: fans, gains, He / Glorot / LeCun, critical, Kumar, SELU, WeightNorm, Fixup.
+"""Variance-scaling initializers: He / Glorot / LeCun, critical, Kumar, SELU, WeightNorm, Fixup.
 
 Public names are re-exported by :mod:`meanfield.init` (use ``mf.init.he``, not this module).
 
-Conventions (notes/init_recipes.md 0): a weight array has shape (fan_out, fan_in) as in PyTorch, a
-convolution kernel (C_out, C_in, k1, k2, ...) with receptive field r = k1 k2 ..., fan_in = C_in r,
-fan_out = C_out r (``torch.nn.init._calculate_fan_in_and_fan_out``).  The mean-field scale is
+Shapes and fans follow ``torch.nn.init`` (:mod:`meanfield.init.fans`).  The mean-field scale is
 Var(W_ij) = sigma_w^2 / fan_in, so every iid recipe here is "sigma_w^2 = fan_in Var(W_ij)" for some
 sigma_w^2: He 2 (ReLU gain^2), LeCun 1, Glorot 2 fan_in / (fan_in + fan_out), Kumar
 1 / (phi'(0)^2 (1 + phi(0)^2)), critical = the edge of chaos of :func:`meanfield.critical_sigma_w2`.
+
+Kumar 2017 ("On weight initialization in deep neural networks") linearises phi around 0 and asks that
+the variance of the pre-activations be preserved:
+
+    sigma_w^2 = 1 / (phi'(0)^2 (1 + phi(0)^2))      (per fan-in unit: Var W = sigma_w^2 / N)
+
+(sigmoid: phi(0) = 1/2, phi'(0) = 1/4, sigma_w^2 = 12.8; the paper rounds the std to 3.6/sqrt(N)).
+:func:`kumar` reports where that lands in the mean-field phase diagram: for the sigmoid the
+fixed point is deep in the ordered phase (chi_1 about 0.35), far from the edge of chaos
+sigma_w^2 ~ 103; for odd phi with phi'(0) = 1 (tanh) it coincides with the critical point at
+sigma_b^2 = 0.
 """
 from __future__ import annotations
 
 import math
-import numbers
-from typing import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import optimize
 from scipy.special import erfc, ndtr
 
-from . import validation as check
-from .activations import SELU_ALPHA, SELU_SCALE, activation
-from .criticality import critical_point
-from .errors import ActivationError, ParameterError
-from .simulate import RNGLike, _generator
+from .. import validation as check
+from ..activations import SELU_ALPHA, SELU_SCALE, activation
+from ..criticality import critical_point
+from ..errors import ActivationError, DivergentFixedPointError, ParameterError
+from ..maps import chi1, fixed_point
+from ..validation import RNGLike, generator
+from .fans import _DISTRIBUTIONS, _MODES, _choice, _scalar, _shape, _variance_to_std, calculate_gain, fans
+from .isometric import orthogonal
 
 __all__ = [
-    "fans",
-    "calculate_gain",
     "gaussian",
     "uniform",
     "he",
@@ -37,6 +46,8 @@ __all__ = [
     "critical",
     "kumar_sigma_w2",
     "kumar_normal",
+    "kumar",
+    "KumarVerdict",
     "selu_constants",
     "weightnorm_gain",
     "weightnorm",
@@ -44,112 +55,13 @@ __all__ = [
     "fixup_branch",
 ]
 
-#: torch.nn.init.calculate_gain's names whose gain is 1 (besides "sigmoid").
-_LINEAR_NAMES = (
-    "linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
-)
-_GAIN_NAMES = _LINEAR_NAMES + ("sigmoid", "tanh", "relu", "leaky_relu", "selu")
-_DISTRIBUTIONS = ("normal", "uniform")
-_MODES = ("fan_in", "fan_out")
-
-
-# ----------------------------------------------------------------------------------------------
-# argument checks
-# ----------------------------------------------------------------------------------------------
-def _shape(shape) -> tuple[int, ...]:
-    """A weight shape: a sequence of at least two integers >= 1."""
-    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__"):
-        raise ParameterError(f"shape must be a sequence of integers (fan_out, fan_in, *kernel), got {shape!r}")
-    if len(shape) < 2:
-        raise ParameterError(
-            f"fan in and fan out cannot be computed for a shape with fewer than 2 dimensions, got {tuple(shape)!r}"
-        )
-    return tuple(check.positive_int("shape entry", n) for n in shape)
-
-
-def _choice(name: str, value, allowed: Sequence[str]) -> str:
-    if not isinstance(value, str) or value not in allowed:
-        raise ParameterError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
-    return value
-
-
-def _scalar(name: str, value, positive: bool = False, signed: bool = False) -> float:
-    """A single finite number: >= 0 by default, > 0 with ``positive``, any sign with ``signed``."""
-    if np.ndim(value) != 0:
-        raise ParameterError(f"{name} must be a single number, got {value!r}")
-    if signed:
-        return float(check.real_array(name, value))
-    return float(check.positive(name, value) if positive else check.nonnegative(name, value))
-
-
-def _variance_to_std(sigma_w2: float, fan_in: int) -> float:
-    return math.sqrt(sigma_w2 / fan_in)
-
-
-# ----------------------------------------------------------------------------------------------
-# fans and gains
-# ----------------------------------------------------------------------------------------------
-def fans(shape) -> tuple[int, int]:
-    """(fan_in, fan_out) of a weight shape, as ``torch.nn.init._calculate_fan_in_and_fan_out``.
-
-    For (fan_out, fan_in, k1, k2, ...) the receptive field r = k1 k2 ... multiplies both fans:
-    fan_in = shape[1] r, fan_out = shape[0] r.  Example: (64, 32, 3, 3) -> (288, 576).
-    """
-    shape = _shape(shape)
-    receptive = math.prod(shape[2:])
-    return shape[1] * receptive, shape[0] * receptive
-
-
-def _gain2(nonlinearity: str, param: float | None = None) -> float:
-    """The square of :func:`calculate_gain`, exact (relu: 2, not sqrt(2)**2 = 2.0000000000000004)."""
-    if not isinstance(nonlinearity, str) or nonlinearity not in _GAIN_NAMES:
-        raise ActivationError(
-            f"Unsupported nonlinearity {nonlinearity!r}; calculate_gain knows {', '.join(_GAIN_NAMES)}"
-        )
-    if nonlinearity in _LINEAR_NAMES or nonlinearity == "sigmoid":
-        return 1.0
-    if nonlinearity == "tanh":
-        return 25.0 / 9.0
-    if nonlinearity == "relu":
-        return 2.0
-    if nonlinearity == "selu":
-        return 9.0 / 16.0
-    if param is None:
-        slope = 0.01
-    elif isinstance(param, numbers.Real) and not isinstance(param, bool) and math.isfinite(param):
-        slope = float(param)
-    else:
-        raise ParameterError(f"negative_slope {param!r} not a valid number (a finite real number is allowed)")
-    return 2.0 / (1.0 + slope**2)
-
-
-def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
-    """The gain table of ``torch.nn.init.calculate_gain`` (notes/init_recipes.md 2).
-
-    linear, conv{1,2,3}d, conv_transpose{1,2,3}d, sigmoid: 1; tanh: 5/3; relu: sqrt(2);
-    leaky_relu: sqrt(2 / (1 + a^2)) with a = ``param`` (default 0.01); selu: 3/4 (found empirically
-    in PyTorch; the self-normalizing fixed point of Klambauer et al. 2017 needs gain 1, "linear").
-
-    Raises
-    ------
-    ActivationError
-        For a name outside the table ("Unsupported nonlinearity ...", as torch).
-    ParameterError
-        For a leaky_relu slope that is not a finite real number ("negative_slope ... not a valid number").
-    """
-    if nonlinearity == "tanh":
-        return 5.0 / 3.0
-    if nonlinearity == "selu":
-        return 3.0 / 4.0
-    return math.sqrt(_gain2(nonlinearity, param))
-
 
 # ----------------------------------------------------------------------------------------------
 # iid initializers
 # ----------------------------------------------------------------------------------------------
 def _draw(shape: tuple[int, ...], std: float, distribution: str, seed: RNGLike) -> np.ndarray:
     """iid entries of standard deviation ``std``: N(0, std^2) or U(-sqrt(3) std, sqrt(3) std)."""
-    rng = _generator(seed)
+    rng = generator(seed)
     distribution = _choice("distribution", distribution, _DISTRIBUTIONS)
     if distribution == "normal":
         return std * rng.standard_normal(shape)
@@ -269,6 +181,48 @@ def kumar_normal(shape, act, seed: RNGLike = None) -> np.ndarray:
     return gaussian(shape, sigma_w2=kumar_sigma_w2(act), seed=seed)
 
 
+@dataclass(frozen=True)
+class KumarVerdict:
+    """Kumar's sigma_w^2 with its mean-field consequences at one sigma_b^2."""
+
+    activation: str
+    sigma_w2: float
+    sigma_b2: float
+    q_star: float
+    chi1: float
+    critical_sigma_w2: float
+    critical: bool
+
+    def __str__(self) -> str:
+        if self.q_star == float("inf"):
+            return (
+                f"Kumar's rule for {self.activation}: sigma_w2 = {self.sigma_w2:.6g} (sigma_b2 = {self.sigma_b2:g}): "
+                "q diverges with depth (no finite fixed point)"
+            )
+        phase = "critical" if self.critical else ("ordered" if self.chi1 < 1 else "chaotic")
+        return (
+            f"Kumar's rule for {self.activation}: sigma_w2 = {self.sigma_w2:.6g} (sigma_b2 = {self.sigma_b2:g}), "
+            f"q* = {self.q_star:.6g}, chi_1 = {self.chi1:.6g} -> {phase}; the edge of chaos is at "
+            f"sigma_w2 = {self.critical_sigma_w2:.6g}"
+        )
+
+
+def kumar(act, sigma_b2: float = 0.0, rtol: float = 1e-6) -> KumarVerdict:
+    """Kumar's sigma_w^2, its q* and chi_1, and whether it is critical (|chi_1 - 1| <= rtol).
+
+    Where q diverges (softplus: sigma_w^2 = 2.70 > 2), q_star is inf and chi1 NaN.
+    """
+    act = activation(act)
+    sb2 = float(check.nonnegative("sigma_b2", sigma_b2))
+    sw2 = kumar_sigma_w2(act)
+    try:
+        q = fixed_point(act, sw2, sb2)
+        c = chi1(act, sw2, sb2, q=q)
+    except DivergentFixedPointError:  # e.g. softplus: sigma_w2 = 2.70 > 2, q grows without bound
+        q, c = float("inf"), float("nan")
+    return KumarVerdict(act.name, sw2, sb2, q, c, critical_point(act, sb2).sigma_w2, abs(c - 1) <= rtol)
+
+
 # ----------------------------------------------------------------------------------------------
 # SELU
 # ----------------------------------------------------------------------------------------------
@@ -347,7 +301,7 @@ def weightnorm_gain(fan_in: int, fan_out: int, gain: float = 2.0) -> float:
 
     gain = 2 after a ReLU, 1 for a raw input, 1/B for the last layer of each of B residual branches
     (victorcampos7/weightnorm-init ``src/models/init.py``).  With orthonormal directions v this keeps
-    E|h_l|^2 = |x|^2 through ReLU layers (notes/init_recipes.md 4).  For convolutions pass C_in, C_out.
+    E|h_l|^2 = |x|^2 through ReLU layers (Arpit et al. 2019, section 3).  For convolutions pass C_in, C_out.
     """
     fan_in = check.positive_int("fan_in", fan_in)
     fan_out = check.positive_int("fan_out", fan_out)
@@ -362,12 +316,10 @@ def weightnorm(shape, gain: float = 2.0, direction: str = "orthogonal", seed: RN
     every unit, with C_in = shape[1], C_out = shape[0] (the fan ratio of a conv is C_in / C_out).
     Every output unit's weight vector (row of the (C_out, C_in k...) reshaped array) has norm g.
     """
-    from .init_orthogonal import orthogonal  # noqa: PLC0415 - sibling module, avoids a cycle at import
-
     shape = _shape(shape)
     direction = _choice("direction", direction, ("orthogonal", "gaussian"))
     g = weightnorm_gain(shape[1], shape[0], gain)
-    v = orthogonal(shape, seed=seed) if direction == "orthogonal" else _generator(seed).standard_normal(shape)
+    v = orthogonal(shape, seed=seed) if direction == "orthogonal" else generator(seed).standard_normal(shape)
     rows = v.reshape(shape[0], -1)
     return (g * rows / np.linalg.norm(rows, axis=1, keepdims=True)).reshape(shape)
 
@@ -398,7 +350,7 @@ def fixup_branch(shapes, num_blocks: int, mode: str = "fan_out", seed: RNGLike =
         raise ParameterError(f"shapes must be a list of weight shapes, got {shapes!r}")
     shapes = [_shape(s) for s in shapes]
     scale = fixup_scale(num_blocks, len(shapes))
-    rng = _generator(seed)
+    rng = generator(seed)
     out = [scale * he(s, mode=mode, seed=rng) for s in shapes[:-1]]
     out.append(np.zeros(shapes[-1]))
     return out

@@ -14,9 +14,10 @@ from typing import Sequence
 import numpy as np
 from scipy import optimize
 
-from .errors import ParameterError
-from .init_scaling import _scalar, _shape
-from .simulate import RNGLike, _generator, haar_orthogonal
+from ..errors import ParameterError
+from ..simulate.networks import haar_orthogonal
+from ..validation import RNGLike, generator
+from .fans import _scalar, _shape
 
 __all__ = [
     "orthogonal",
@@ -55,7 +56,7 @@ def orthogonal(shape, gain: float = 1.0, seed: RNGLike = None) -> np.ndarray:
     shape = _shape(shape)
     g = _scalar("gain", gain)
     rows, cols = shape[0], math.prod(shape[1:])
-    return (g * haar_orthogonal(_generator(seed), rows, cols)).reshape(shape)
+    return (g * haar_orthogonal(generator(seed), rows, cols)).reshape(shape)
 
 
 def delta_orthogonal(shape, gain: float = 1.0, seed: RNGLike = None) -> np.ndarray:
@@ -169,7 +170,7 @@ def eoi(
     g = _scalar("gain", gain)
     if not isinstance(more_nonzeros, (bool, np.bool_)):
         raise ParameterError(f"more_nonzeros must be True or False, got {more_nonzeros!r}")
-    rng = _generator(seed)
+    rng = generator(seed)
     if len(shape) == 2:
         if more_nonzeros:
             raise ParameterError("more_nonzeros applies to convolution kernels only, got a matrix shape")
@@ -234,7 +235,7 @@ def eoi_densities(shapes: Sequence, density: float) -> np.ndarray:
 def idinit(shape, tau: float = 1.0) -> np.ndarray:
     """IDInit's identity-preserving IDI_tau (Pan et al., ICLR 2025): a padded identity-like matrix.
 
-    Matrix (D_out, D_in) [reading of the paper, notes/init_recipes.md 5, verify]:
+    Matrix (D_out, D_in) [our reading of Pan et al. 2025, section 3; not checked against their code]:
     D_out >= D_in: W[i, i mod D_in] = tau (stacked identities: 10 x 4 gives rows 0-3 = I_4, rows 4-7 =
     I_4, rows 8-9 = the first two rows of I_4); D_out < D_in: [tau I_{D_out}, 0].
     Singular values: tau sqrt(h_j), h_j = number of rows hitting column j (expanding layers), all tau

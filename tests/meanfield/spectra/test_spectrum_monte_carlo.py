@@ -45,7 +45,7 @@ def test_comparison_conditioned_on_the_sampled_active_fractions(weights):
     # one network: its layers' active fractions fluctuate by sqrt(p(1-p)/N); the theory with those
     # sampled fractions (layer-dependent Bernoulli laws) is the fair reference, and at least as close
     from meanfield.simulate import conditioned_bernoulli_p
-    from meanfield.spectrum import JacobianSpectrum
+    from meanfield.spectra.spectrum import JacobianSpectrum
 
     L = 8
     samples = jacobian_singular_values("relu", 2.0, 0.0, L, N, weights=weights, n_networks=1, seed=11)

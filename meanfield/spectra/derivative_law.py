@@ -28,8 +28,8 @@ from scipy import special
 from scipy.optimize import brentq
 from scipy.optimize.elementwise import find_root
 
-from . import validation as check
-from .activations import Activation, activation
+from .. import validation as check
+from ..activations import Activation, activation
 
 __all__ = ["DerivativeLaw", "derivative_law", "turning_points"]
 

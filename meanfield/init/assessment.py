@@ -25,31 +25,31 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
-from . import validation as check
-from .activations import activation
-from .errors import DivergentFixedPointError, ParameterError, SigpropError
-from .init import looks_linear
-from .init_orthogonal import eoi, idinit, orthogonal
-from .init_scaling import (
-    _scalar,
-    _gain2,
-    critical_sigma_w2,
-    gaussian,
-    glorot,
-    he,
-    kumar_sigma_w2,
-    lecun,
-    uniform,
-    weightnorm,
+from .. import validation as check
+from ..activations import activation
+from ..errors import DivergentFixedPointError, ParameterError, SigpropError
+from ..maps import CRITICAL_TOLERANCE, chi1, fixed_point
+from ..simulate.jacobians import _scale_free_derivative
+from ..spectra.isometry import BAND_TOLERANCE, IsometryReport, _jsonable, isometry
+from ..spectra.isometry import _g as _g_isometry
+from ..validation import RNGLike, generator
+from .fans import _gain2, _scalar
+from .isometric import eoi, idinit, orthogonal
+from .measurement import (
+    ORTHOGONALITY_TOLERANCE,
+    MeasuredNetwork,
+    default_thresholds,
+    measure,
+    orthogonality_error,
+    prepared_input,
+    sample_network_biases,
 )
-from .isometry import BAND_TOLERANCE, IsometryReport, _criteria, _jsonable, isometry
-from .isometry import _g as _g_isometry
-from .maps import CRITICAL_TOLERANCE, chi1, fixed_point
-from .simulate import RNGLike, _generator, _scale_free_derivative, _single_threaded_blas, propagate, sample_biases
+from .parameter_sharing import looks_linear
+from .scaling import critical_sigma_w2, gaussian, glorot, he, kumar_sigma_w2, lecun, uniform, weightnorm
 
 __all__ = ["RECIPES", "MEASURED_RECIPES", "assess", "InitAssessment", "MeasuredNetwork"]
 
@@ -74,46 +74,6 @@ _IID = ("gaussian", "uniform", "he", "glorot", "lecun", "kumar", "critical")
 _HAAR = ("orthogonal", "weightnorm")
 #: Recipes outside the iid/Haar theory: their verdict needs the measurement (``monte_carlo=True``).
 MEASURED_RECIPES = ("eoi", "idinit", "looks_linear")
-#: Below this the Gram matrix of a layer counts as a multiple of the identity (orthogonal ensemble).
-ORTHOGONALITY_TOLERANCE = 1e-8
-
-
-@dataclass(frozen=True)
-class MeasuredNetwork:
-    """A real network built with the recipe (or the given matrices), measured.
-
-    widths : (n_0, ..., n_L); seed : the seed used.
-    sigma_w2 : per layer |W|_F^2 / fan_out = fan_in mean(W_ij^2).
-    orthogonality_error : max over layers of max|G - g I| / g, G the smaller Gram matrix (W W^T or
-        W^T W), g = trace(G) / dim (0 to rounding for orthogonal, EOI, square IDInit).
-    density : fraction of non-zero entries over all layers.
-    q_last : mean of (h^L_i)^2 (compare with q*).
-    chi1 : (mean of lambda)^(1/L), lambda the eigenvalues of J J^T: the per-layer gradient factor.
-    singular_values : (min, max) singular value of J; n_singular_values = min(n_0, n_L).
-    mean, normalised_var, edge_ratio, zero_fraction : of lambda (zero_fraction: numerically zero
-        singular values, relative tolerance max(n) * eps).
-    band_fraction : fraction of singular values in [1 - tolerance, 1 + tolerance].
-    criteria, isometric : the rule of :func:`meanfield.isometry` applied to these numbers.
-    """
-
-    widths: tuple
-    seed: Any
-    sigma_w2: tuple
-    orthogonality_error: float
-    density: float
-    q_last: float
-    chi1: float
-    singular_values: tuple
-    n_singular_values: int
-    mean: float
-    normalised_var: float
-    edge_ratio: float
-    zero_fraction: float
-    band_fraction: float
-    criteria: tuple
-    isometric: bool
-
-
 @dataclass(frozen=True)
 class InitAssessment:
     """The verdict of :func:`assess` (see the module docstring).
@@ -239,84 +199,37 @@ def _recipe(name: str, act, sigma_b2: float, params: dict) -> tuple[Callable, Ca
 
 
 # ----------------------------------------------------------------------------------------------
-# measurement
-# ----------------------------------------------------------------------------------------------
-def _orthogonality_error(w: np.ndarray) -> float:
-    gram = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
-    g = np.trace(gram) / gram.shape[0]
-    if g == 0:
-        return math.inf
-    return float(np.max(np.abs(gram - g * np.eye(gram.shape[0]))) / g)
-
-
-def _input(rng: np.random.Generator, act, n0: int, q0: float, raw: bool) -> np.ndarray:
-    """x^0 = phi(h^0), h^0 = sqrt(n_0 q0) g / |g|: then h^1 sits at V(q0) = q* when q0 = q* (the convention
-    of :func:`meanfield.simulate.jacobian_singular_values`, notes/spectra.md pitfall 9).  ``raw``: x^0 = h^0
-    (looks-linear, whose first layer [W0; -W0] has sigma_w^2 = 1 and passes |x|^2 / n_0 on unchanged)."""
-    g = rng.standard_normal(n0)
-    h0 = g * math.sqrt(q0 * n0 / float(g @ g))
-    return h0 if raw else act.phi(h0)
-
-
-@_single_threaded_blas
-def _measure(act, weights, biases, x, linear_output, seed, tolerance, thresholds) -> MeasuredNetwork:
-    act_obj = activation(act)
-    depth = len(weights)
-    n0 = weights[0].shape[1]
-    jac = np.eye(n0)
-    log_scale = 0.0
-    h = None
-    for index, (w, _, h) in enumerate(propagate(act_obj, zip(weights, biases), x), start=1):
-        jac = w @ jac
-        if not (linear_output and index == depth):
-            jac *= act_obj.dphi(h)[:, None]
-        norm = float(np.linalg.norm(jac))
-        if norm > 0:
-            jac /= norm
-            log_scale += math.log(norm)
-    s = np.linalg.svd(jac, compute_uv=False)
-    n_s = s.size
-    top = float(s.max()) if n_s else 0.0
-    zero = s <= top * max(jac.shape) * np.finfo(float).eps if top > 0 else np.ones(n_s, bool)
-    with np.errstate(divide="ignore", over="ignore", under="ignore", invalid="ignore"):
-        log_lam = 2.0 * (np.log(s) + log_scale)
-        finite = log_lam[np.isfinite(log_lam)]
-        shift = float(finite.max()) if finite.size else 0.0
-        scaled = np.exp(log_lam - shift)
-        mean_s = float(scaled.mean())
-        log_mean = math.log(mean_s) + shift if mean_s > 0 else -math.inf
-        mean = math.exp(log_mean) if log_mean < 700 else math.inf
-        norm_var = float(scaled.var() / mean_s**2) if mean_s > 0 else math.nan
-        edge = float(scaled.max() / mean_s) if mean_s > 0 else math.inf
-        sv = np.exp(log_lam / 2)
-        chi = math.exp(log_mean / depth) if math.isfinite(log_mean) else 0.0
-    zero_fraction = float(zero.mean())
-    band = float(np.mean((sv >= 1 - tolerance) & (sv <= 1 + tolerance)))
-    # the rank threshold widened by one unit in the number of singular values, as isometry's Monte Carlo
-    crit = _criteria(log_mean, norm_var, edge, zero_fraction, *thresholds[:3], thresholds[3] + 1.0 / n_s)
-    return MeasuredNetwork(
-        widths=(n0,) + tuple(w.shape[0] for w in weights),
-        seed=seed,
-        sigma_w2=tuple(float(np.sum(w * w) / w.shape[0]) for w in weights),
-        orthogonality_error=max(_orthogonality_error(w) for w in weights),
-        density=float(sum(np.count_nonzero(w) for w in weights) / sum(w.size for w in weights)),
-        q_last=float(np.mean(h * h)),
-        chi1=chi,
-        singular_values=(float(sv.min()), float(sv.max())),
-        n_singular_values=int(n_s),
-        mean=mean,
-        normalised_var=norm_var,
-        edge_ratio=edge,
-        zero_fraction=zero_fraction,
-        band_fraction=band,
-        criteria=crit,
-        isometric=all(c.passed for c in crit),
-    )
-
-
-# ----------------------------------------------------------------------------------------------
 # the verdict
 # ----------------------------------------------------------------------------------------------
+@dataclass
+class _Network:
+    """The network to judge: how it was specified, the theory's view of its weights, and the matrices."""
+
+    recipe: str
+    params: dict
+    widths: list
+    sigma_w2: float  # effective fan_in Var(W_ij) of a hidden layer
+    ensemble: str
+    theory_exact: bool
+    weights: list | None
+    linear_output: bool = False
+    notes: list = field(default_factory=list)
+
+    @property
+    def depth(self) -> int:
+        return len(self.widths) - 1
+
+
+@dataclass
+class _Theory:
+    q_star: float
+    chi1: float
+    phase: str
+    critical_sigma_w2: float
+    isometry: IsometryReport | None
+    notes: list
+
+
 def _mean_field(act, sw2: float, sb2: float) -> tuple[float, float]:
     try:
         q = float(fixed_point(act, sw2, sb2))
@@ -341,6 +254,134 @@ def _weight_list(weights) -> list[np.ndarray]:
     if not out:
         raise ParameterError("weights must hold at least one matrix")
     return out
+
+
+def _recipe_widths(depth, width, shape) -> list[int]:
+    """[width] * (L + 1), or [fan_in] + [fan_out] * L when the first layer's ``shape`` is given."""
+    width = check.positive_int("width", width)
+    if shape is None:
+        return [width] * (check.depth(10 if depth is None else depth) + 1)
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__") or len(shape) != 2:
+        raise ParameterError(f"shape must be (fan_out, fan_in) of a dense layer, got {shape!r}")
+    n_out, n_in = (check.positive_int("shape entry", n) for n in shape)
+    return [n_in] + [n_out] * check.depth(1 if depth is None else depth)
+
+
+def _looks_linear_network(act, widths, params, monte_carlo, rng) -> _Network:
+    extra = set(params) - {"orthogonal", "sigma_w2"}
+    if extra:
+        raise ParameterError(f"recipe 'looks_linear' takes orthogonal, sigma_w2; got {', '.join(sorted(extra))}")
+    ortho = params.get("orthogonal", True)
+    template_sw2 = _scalar("sigma_w2", params.get("sigma_w2", 1.0))
+    weights = looks_linear(widths, orthogonal=ortho, seed=rng, sigma_w2=template_sw2) if monte_carlo else None
+    depth = len(widths) - 1
+    net = _Network(
+        "looks_linear", dict(params), widths,
+        2.0 * template_sw2 if depth > 1 else template_sw2,  # physical hidden layer [[W0, -W0], [-W0, W0]]
+        "linear-orthogonal" if ortho else "linear-gaussian", True, weights, linear_output=True,
+    )
+    net.notes.append(
+        "looks-linear: the physical net computes the linear template map W0^L ... W0^1 exactly "
+        "(relu(u) - relu(-u) = u), so its Jacobian is that of a linear "
+        f"{'orthogonal' if ortho else 'Gaussian'} net with sigma_w2 = {template_sw2:g}; the output layer "
+        "is linear (no D^L); the theory below is that linear net's"
+    )
+    if act.name != "relu":
+        net.notes.append(f"looks-linear relies on relu(u) - relu(-u) = u; with {act.name} the identity fails")
+        net.theory_exact = False
+    return net
+
+
+def _recipe_network(recipe, act, sb2, depth, width, shape, monte_carlo, rng, params) -> _Network:
+    """A network of the named recipe: its effective sigma_w^2 and ensemble, and (``monte_carlo``) its matrices."""
+    name = recipe.strip().lower().replace("-", "_")
+    if name not in RECIPES:
+        raise ParameterError(f"unknown recipe {recipe!r}; known recipes: {', '.join(RECIPES)}")
+    widths = _recipe_widths(depth, width, shape)
+    if name == "looks_linear":
+        return _looks_linear_network(act, widths, params, monte_carlo, rng)
+    build, sw2_of = _recipe(name, act, sb2, params)
+    hidden = (widths[-1], widths[-2])
+    notes = []
+    if name in _IID:
+        ensemble, theory_exact = "gaussian", True
+        if name == "uniform" or params.get("distribution") == "uniform":
+            notes.append("uniform iid weights: theory of Gaussian weights (universal at infinite width)")
+    elif name in _HAAR:
+        ensemble, theory_exact = "orthogonal", hidden[0] == hidden[1]
+        if not theory_exact:
+            notes.append("non-square layers: the orthogonal-ensemble theory is an approximation here")
+    else:
+        ensemble, theory_exact = ("orthogonal" if name == "eoi" else "structured"), False
+        notes.append(
+            f"{name} matrices are neither iid nor Haar: the measured Jacobian singular values of the "
+            "actual matrices are the ground truth"
+            + ("; the theory shown is that of Haar orthogonal weights" if name == "eoi" else "")
+        )
+    weights = [build((n_out, n_in), rng) for n_in, n_out in zip(widths[:-1], widths[1:])] if monte_carlo else None
+    return _Network(name, dict(params), widths, float(sw2_of(hidden)), ensemble, theory_exact, weights, notes=notes)
+
+
+def _given_network(weights, depth, monte_carlo, params) -> _Network:
+    """A network of given matrices: sigma_w^2 and the ensemble measured from them."""
+    if params:
+        raise ParameterError(f"recipe parameters ({', '.join(sorted(params))}) only apply to a recipe name")
+    if not monte_carlo:
+        raise ParameterError("given weight matrices are always measured: monte_carlo must be True")
+    weights = _weight_list(weights)
+    if depth is not None and check.depth(depth) != len(weights):
+        raise ParameterError(f"depth = {depth!r} but {len(weights)} weight matrices were given")
+    widths = [weights[0].shape[1]] + [w.shape[0] for w in weights]
+    hidden = weights[1:] or weights
+    sw2 = float(np.mean([np.sum(w * w) / w.shape[0] for w in hidden]))
+    orth = max(orthogonality_error(w) for w in weights) <= ORTHOGONALITY_TOLERANCE
+    net = _Network("weights", {}, widths, sw2, "orthogonal" if orth else "gaussian", False, weights)
+    net.notes.append(
+        "given matrices: sigma_w2 measured (mean over hidden layers of |W|_F^2 / fan_out); the theory "
+        f"assumes {'Haar orthogonal' if orth else 'iid Gaussian'} weights of that scale, the measured "
+        "Jacobian singular values are the ground truth"
+    )
+    return net
+
+
+def _theory(act, net: _Network, sb2: float, tol: float) -> _Theory:
+    """Mean field (q*, chi_1, phase, edge of chaos) and the isometry report of the theory's ensemble."""
+    q, c = _mean_field(act, net.sigma_w2, sb2)
+    notes = []
+    if math.isinf(q):
+        phase = "divergent"
+        notes.append(f"q grows without bound at sigma_w2 = {net.sigma_w2:.6g}, sigma_b2 = {sb2:g}: no fixed point, no chi_1")
+    else:
+        phase = "critical" if abs(c - 1) <= CRITICAL_TOLERANCE else ("ordered" if c < 1 else "chaotic")
+    try:
+        crit_sw2 = float(critical_sigma_w2(act, sb2))
+    except SigpropError:
+        crit_sw2 = math.nan
+    L = net.depth
+    if net.ensemble.startswith("linear"):
+        iso_args = ("linear", net.sigma_w2 / 2.0 if L > 1 else net.sigma_w2, 0.0, L, net.ensemble.split("-")[1])
+    else:
+        iso_args = (act, net.sigma_w2, sb2, L, "gaussian" if net.ensemble == "gaussian" else "orthogonal")
+    iso = None
+    if net.ensemble != "structured":
+        try:
+            iso = isometry(*iso_args, tolerance=tol)
+        except SigpropError as exc:
+            notes.append(f"no spectrum theory: {exc}")
+    return _Theory(q, c, phase, crit_sw2, iso, notes)
+
+
+def _measurement(act, net: _Network, theory: _Theory, sb2: float, rng, seed, tol) -> MeasuredNetwork:
+    """Biases, an input at the theory's q*, and the measured Jacobian of the network's matrices."""
+    shared = net.recipe == "looks_linear"
+    biases = sample_network_biases(rng, net.weights, sb2, shared)
+    q = theory.q_star
+    # scale-free phi' (relu, linear): D does not depend on q, and q* = 0 or inf would be degenerate
+    q0 = q if math.isfinite(q) and (q > 0 or not _scale_free_derivative(act)) else 1.0
+    x = prepared_input(rng, act, net.widths[0], q0, raw=shared)
+    iso = theory.isometry
+    thresholds = tuple(cr.threshold for cr in iso.criteria) if iso is not None else default_thresholds()
+    return measure(act, net.weights, biases, x, net.linear_output, seed, tol, thresholds)
 
 
 def assess(
@@ -395,152 +436,34 @@ def assess(
         raise ParameterError(f"tolerance must lie in (0, 1), got {tolerance!r}")
     if not isinstance(monte_carlo, (bool, np.bool_)):
         raise ParameterError(f"monte_carlo must be True or False, got {monte_carlo!r}")
-    rng = _generator(seed)
-    notes = []
-    linear_output = False
+    rng = generator(seed)
 
     if isinstance(recipe_or_weights, str):
-        name = recipe_or_weights.strip().lower().replace("-", "_")
-        if name not in RECIPES:
-            raise ParameterError(f"unknown recipe {recipe_or_weights!r}; known recipes: {', '.join(RECIPES)}")
-        width = check.positive_int("width", width)
-        if shape is None:
-            L = check.depth(10 if depth is None else depth)
-            widths = [width] * (L + 1)
-        else:
-            if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__") or len(shape) != 2:
-                raise ParameterError(f"shape must be (fan_out, fan_in) of a dense layer, got {shape!r}")
-            n_out, n_in = (check.positive_int("shape entry", n) for n in shape)
-            L = check.depth(1 if depth is None else depth)
-            widths = [n_in] + [n_out] * L
-        hidden = (widths[-1], widths[-2])
-        if name == "looks_linear":
-            extra = set(params) - {"orthogonal", "sigma_w2"}
-            if extra:
-                raise ParameterError(f"recipe 'looks_linear' takes orthogonal, sigma_w2; got {', '.join(sorted(extra))}")
-            ortho = params.get("orthogonal", True)
-            template_sw2 = _scalar("sigma_w2", params.get("sigma_w2", 1.0))
-            weights = looks_linear(widths, orthogonal=ortho, seed=rng, sigma_w2=template_sw2) if monte_carlo else None
-            sw2 = 2.0 * template_sw2 if L > 1 else template_sw2  # physical hidden layer [[W0, -W0], [-W0, W0]]
-            ensemble = "linear-orthogonal" if ortho else "linear-gaussian"
-            theory_exact = True
-            linear_output = True
-            notes.append(
-                "looks-linear: the physical net computes the linear template map W0^L ... W0^1 exactly "
-                "(relu(u) - relu(-u) = u), so its Jacobian is that of a linear "
-                f"{'orthogonal' if ortho else 'Gaussian'} net with sigma_w2 = {template_sw2:g}; the output layer "
-                "is linear (no D^L); the theory below is that linear net's"
-            )
-            if act.name != "relu":
-                notes.append(f"looks-linear relies on relu(u) - relu(-u) = u; with {act.name} the identity fails")
-                theory_exact = False
-        else:
-            build, sw2_of = _recipe(name, act, sb2, params)
-            sw2 = float(sw2_of(hidden))
-            if name in _IID:
-                ensemble, theory_exact = "gaussian", True
-                if name == "uniform" or params.get("distribution") == "uniform":
-                    notes.append("uniform iid weights: theory of Gaussian weights (universal at infinite width)")
-            elif name in _HAAR:
-                ensemble, theory_exact = "orthogonal", hidden[0] == hidden[1]
-                if not theory_exact:
-                    notes.append("non-square layers: the orthogonal-ensemble theory is an approximation here")
-            else:
-                ensemble, theory_exact = ("orthogonal" if name == "eoi" else "structured"), False
-                notes.append(
-                    f"{name} matrices are neither iid nor Haar: the measured Jacobian singular values of the "
-                    "actual matrices are the ground truth"
-                    + ("; the theory shown is that of Haar orthogonal weights" if name == "eoi" else "")
-                )
-            weights = [build((n_out, n_in), rng) for n_in, n_out in zip(widths[:-1], widths[1:])] if monte_carlo else None
-        recipe, recipe_params = name, dict(params)
+        net = _recipe_network(recipe_or_weights, act, sb2, depth, width, shape, monte_carlo, rng, params)
     else:
-        if params:
-            raise ParameterError(f"recipe parameters ({', '.join(sorted(params))}) only apply to a recipe name")
-        if not monte_carlo:
-            raise ParameterError("given weight matrices are always measured: monte_carlo must be True")
-        weights = _weight_list(recipe_or_weights)
-        if depth is not None and check.depth(depth) != len(weights):
-            raise ParameterError(f"depth = {depth!r} but {len(weights)} weight matrices were given")
-        L = len(weights)
-        widths = [weights[0].shape[1]] + [w.shape[0] for w in weights]
-        hidden_w = weights[1:] or weights
-        sw2 = float(np.mean([np.sum(w * w) / w.shape[0] for w in hidden_w]))
-        orth = max(_orthogonality_error(w) for w in weights) <= ORTHOGONALITY_TOLERANCE
-        ensemble = "orthogonal" if orth else "gaussian"
-        theory_exact = False
-        notes.append(
-            "given matrices: sigma_w2 measured (mean over hidden layers of |W|_F^2 / fan_out); the theory "
-            f"assumes {'Haar orthogonal' if orth else 'iid Gaussian'} weights of that scale, the measured "
-            "Jacobian singular values are the ground truth"
-        )
-        recipe, recipe_params = "weights", {}
+        net = _given_network(recipe_or_weights, depth, monte_carlo, params)
+    theory = _theory(act, net, sb2, tol)
+    measured = _measurement(act, net, theory, sb2, rng, seed, tol) if net.weights is not None else None
+    return _verdict(act, net, theory, measured, sb2)
 
-    q, c = _mean_field(act, sw2, sb2)
-    if ensemble.startswith("linear"):
-        iso_args = ("linear", sw2 / 2.0 if L > 1 else sw2, 0.0, L, ensemble.split("-")[1])
-    else:
-        iso_args = (act, sw2, sb2, L, "gaussian" if ensemble == "gaussian" else "orthogonal")
-    if math.isinf(q):
-        phase = "divergent"
-        notes.append(f"q grows without bound at sigma_w2 = {sw2:.6g}, sigma_b2 = {sb2:g}: no fixed point, no chi_1")
-    else:
-        phase = "critical" if abs(c - 1) <= CRITICAL_TOLERANCE else ("ordered" if c < 1 else "chaotic")
-    try:
-        crit_sw2 = float(critical_sigma_w2(act, sb2))
-    except SigpropError:
-        crit_sw2 = math.nan
 
-    iso = None
-    if ensemble != "structured":
-        try:
-            iso = isometry(*iso_args, tolerance=tol)
-        except SigpropError as exc:
-            notes.append(f"no spectrum theory: {exc}")
-
-    measured = None
-    if weights is not None:
-        biases = _biases(rng, weights, sb2, recipe == "looks_linear")
-        # scale-free phi' (relu, linear): D does not depend on q, and q* = 0 or inf would be degenerate
-        q0 = q if math.isfinite(q) and (q > 0 or not _scale_free_derivative(act)) else 1.0
-        x = _input(rng, act, widths[0], q0, raw=recipe == "looks_linear")
-        thresholds = (iso.criteria if iso is not None else None)
-        thr = tuple(cr.threshold for cr in thresholds) if thresholds else _default_thresholds()
-        measured = _measure(act, weights, biases, x, linear_output, seed, tol, thr)
-
-    if theory_exact and iso is not None:
-        isometric = iso.isometric
+def _verdict(act, net: _Network, theory: _Theory, measured: MeasuredNetwork | None, sb2: float) -> InitAssessment:
+    """The theory's verdict where it is exact for these matrices, else the measured one."""
+    notes = net.notes + theory.notes
+    if net.theory_exact and theory.isometry is not None:
+        isometric = theory.isometry.isometric
     elif measured is not None:
         isometric = measured.isometric
     else:
         isometric = None
         notes.append("no verdict on isometry without a measurement (monte_carlo=True)")
-
     return InitAssessment(
-        recipe=recipe, params=recipe_params, activation=act.name, sigma_b2=sb2, depth=L, widths=tuple(widths),
-        sigma_w2=sw2, ensemble=ensemble, theory_exact=theory_exact, q_star=q, chi1=c, phase=phase,
-        critical=phase == "critical", critical_sigma_w2=crit_sw2, isometry=iso, measured=measured,
+        recipe=net.recipe, params=net.params, activation=act.name, sigma_b2=sb2, depth=net.depth,
+        widths=tuple(net.widths), sigma_w2=net.sigma_w2, ensemble=net.ensemble, theory_exact=net.theory_exact,
+        q_star=theory.q_star, chi1=theory.chi1, phase=theory.phase, critical=theory.phase == "critical",
+        critical_sigma_w2=theory.critical_sigma_w2, isometry=theory.isometry, measured=measured,
         isometric=isometric, notes=tuple(notes),
     )
-
-
-def _default_thresholds() -> tuple:
-    from .isometry import ATOM_TOLERANCE, EDGE_RATIO, MEAN_TOLERANCE, SPREAD_THRESHOLD
-
-    return MEAN_TOLERANCE, SPREAD_THRESHOLD, EDGE_RATIO, ATOM_TOLERANCE
-
-
-def _biases(rng, weights, sb2: float, shared: bool) -> list[np.ndarray]:
-    """N(0, sigma_b^2) biases; looks-linear shares them as [b0; -b0] in the doubled layers."""
-    out = []
-    for index, w in enumerate(weights):
-        n = w.shape[0]
-        if shared and index < len(weights) - 1 and len(weights) > 1:
-            b0 = sample_biases(rng, n // 2, sb2)
-            out.append(np.concatenate([b0, -b0]))
-        else:
-            out.append(sample_biases(rng, n, sb2))
-    return out
 
 
 def _g(x, digits=5) -> str:

@@ -1,0 +1,47 @@
+"""Monte Carlo: real finite random networks, their signal statistics and Jacobians (``mf.simulate``).
+
+The theory of sigprop is for infinite width; this wing samples the networks it describes and
+measures them, so that every prediction can be checked against real matrices.
+
+- :mod:`~meanfield.simulate.networks`: weights (Gaussian, Haar orthogonal), biases, lazy layer
+  stacks, forward passes, the empirical q^l and c^l of two inputs (:func:`signal_statistics`).
+- :mod:`~meanfield.simulate.jacobians`: the input-output Jacobian J = D^L W^L ... D^1 W^1 of
+  sampled networks and the eigenvalues of J J^T (:func:`jacobian_singular_values`).
+- :mod:`~meanfield.simulate.comparison`: Kolmogorov-Smirnov distances with atoms and floors, the DKW
+  bound, moment errors and the conditioning of relu-like spectra on sampled active fractions.
+
+Conventions: docs/conventions.md.  Randomness only from explicit seeds (numpy Generators).
+"""
+from .comparison import KSResult, MomentErrors, conditioned_bernoulli_p, ks_bound, ks_distance, moment_errors
+from .jacobians import JacobianSamples, jacobian_singular_values
+from .networks import (
+    WEIGHT_KINDS,
+    SignalStatistics,
+    forward,
+    haar_orthogonal,
+    propagate,
+    sample_biases,
+    sample_layers,
+    sample_weights,
+    signal_statistics,
+)
+
+__all__ = [
+    "WEIGHT_KINDS",
+    "haar_orthogonal",
+    "sample_weights",
+    "sample_biases",
+    "sample_layers",
+    "propagate",
+    "forward",
+    "signal_statistics",
+    "SignalStatistics",
+    "jacobian_singular_values",
+    "JacobianSamples",
+    "ks_distance",
+    "KSResult",
+    "ks_bound",
+    "moment_errors",
+    "MomentErrors",
+    "conditioned_bernoulli_p",
+]
