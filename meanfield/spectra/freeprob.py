@@ -36,6 +36,7 @@ from ..activations import Activation
 from ..errors import ParameterError
 from ..formula import X
 from ..gaussian import expectation
+from ..numeric import numpy_function
 from .derivative_law import derivative_law, turning_points
 
 __all__ = [
@@ -286,7 +287,7 @@ def _complex_dphi(act: Activation):
                 f"the Jacobian spectrum of {act.name} needs phi' at complex arguments; "
                 "pass the activation as a formula (or a callable that accepts complex numpy arrays)"
             ) from None
-        return sp.lambdify(X, sp.diff(act.expr, X), modules=["numpy", "scipy"])
+        return numpy_function(sp.diff(act.expr, X), complex_safe=True)
 
 
 def _singularity_distance(act: Activation) -> float:
