@@ -18,6 +18,7 @@ straddles it; within 2h of an undeclared kink the derivatives are wrong.
 """
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from functools import lru_cache
@@ -88,6 +89,25 @@ class Activation:
             left, right = self.dphi(np.array([-_TINY, _TINY]))
             return float((left**2 + right**2) / 2)
         return float(self.dphi(np.array([0.0]))[0] ** 2)
+
+    @functools.cached_property
+    def scale_free_derivative(self) -> bool:
+        """phi'(c x) = phi'(x) for every c > 0 (linear, relu, leaky relu, abs, and their shifts): then
+        D(q) = E[phi'(sqrt(q) z)^2] and the Jacobian spectrum do not depend on q.  Checked exactly on
+        50 points from 1e-3 to 1e3 of both signs, scaled by 1e-3, 7 and 1e3."""
+        x = np.concatenate([-np.logspace(-3, 3, 25), np.logspace(-3, 3, 25)])
+        with np.errstate(all="ignore"):
+            base = np.broadcast_to(np.asarray(self.dphi(x), dtype=float), x.shape)
+            return bool(np.all(np.isfinite(base))) and all(
+                np.array_equal(np.broadcast_to(np.asarray(self.dphi(c * x), dtype=float), x.shape), base)
+                for c in (1e-3, 7.0, 1e3)
+            )
+
+    @property
+    def homogeneous(self) -> bool:
+        """phi(c x) = c phi(x) for c > 0 (phi' scale-free and phi(0) = 0): then V(q) = D q with the
+        constant D = E[phi'(z)^2], and the variance map is linear (docs/conventions.md §2)."""
+        return self.phi0 == 0.0 and self.scale_free_derivative
 
     @property
     def is_smooth(self) -> bool:

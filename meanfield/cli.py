@@ -274,10 +274,25 @@ def _cmd_maps(args) -> int:
     return 0
 
 
+def _default_sigma_w2_grid(act, sb2: np.ndarray) -> np.ndarray:
+    """A sigma_w^2 range that shows the edge of chaos: [0.5 min, 1.5 max] of the critical sigma_w^2 over
+    the sigma_b^2 grid (0.5 .. 4 when there is none), 71 points."""
+    from .criticality import critical_sigma_w2
+
+    crit = np.atleast_1d(critical_sigma_w2(act, sb2))
+    crit = crit[np.isfinite(crit) & (crit > 0)]
+    if crit.size == 0:
+        return _grid("--sigma-w2-range", DEFAULT_SIGMA_W2_RANGE)
+    return np.linspace(0.5 * crit.min(), 1.5 * crit.max(), int(DEFAULT_SIGMA_W2_RANGE[2]))
+
+
 def _cmd_phase(args) -> int:
     act = _make_activation(args)
-    sw2 = _grid("--sigma-w2-range", args.sigma_w2_range)
     sb2 = _grid("--sigma-b2-range", args.sigma_b2_range)
+    if args.sigma_w2_range is None:
+        sw2 = _default_sigma_w2_grid(act, sb2)
+    else:
+        sw2 = _grid("--sigma-w2-range", args.sigma_w2_range)
     out = args.out
     if args.dpi <= 0:
         raise ParameterError(f"--dpi must be > 0, got {args.dpi!r}")
@@ -289,7 +304,8 @@ def _cmd_phase(args) -> int:
     ax = fig.add_subplot()
     diagram.plot(ax=ax)
     fig.savefig(out, dpi=args.dpi)
-    print(f"wrote {out} ({act.name}: {sb2.size} sigma_b2 x {sw2.size} sigma_w2 grid points)")
+    print(f"wrote {out} ({act.name}: {sb2.size} sigma_b2 in [{sb2[0]:g}, {sb2[-1]:g}] x {sw2.size} sigma_w2 "
+          f"in [{sw2[0]:.6g}, {sw2[-1]:.6g}])")
     return 0
 
 
@@ -465,8 +481,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(p)
     p.add_argument("--out", metavar="FILE.png", required=True, help="image file to write")
-    p.add_argument("--sigma-w2-range", metavar=("LO", "HI", "N"), nargs=3, default=DEFAULT_SIGMA_W2_RANGE,
-                   help="N evenly spaced sigma_w^2 from LO to HI (default: " + " ".join(DEFAULT_SIGMA_W2_RANGE) + ")")
+    p.add_argument("--sigma-w2-range", metavar=("LO", "HI", "N"), nargs=3, default=None,
+                   help="N evenly spaced sigma_w^2 from LO to HI (default: 71 points from half the smallest to "
+                   "1.5 times the largest critical sigma_w^2 on the sigma_b^2 range, so that the edge of chaos "
+                   "shows; " + " ".join(DEFAULT_SIGMA_W2_RANGE) + " when there is none)")
     p.add_argument("--sigma-b2-range", metavar=("LO", "HI", "N"), nargs=3, default=DEFAULT_SIGMA_B2_RANGE,
                    help="N evenly spaced sigma_b^2 from LO to HI (default: " + " ".join(DEFAULT_SIGMA_B2_RANGE) + ")")
     p.add_argument("--dpi", type=_real, default=150.0, help="resolution of raster images (default 150)")

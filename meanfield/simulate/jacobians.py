@@ -130,24 +130,12 @@ class JacobianSamples:
         return np.count_nonzero(self.log_lam > threshold, axis=1)
 
 
-def _scale_free_derivative(act: Activation) -> bool:
-    """True when phi'(c x) = phi'(x) for c > 0 (linear, relu, leaky relu): then D^l, hence the spectrum
-    of J, does not depend on the pre-activation variance q.  Checked on a fixed set of points."""
-    x = np.concatenate([-np.logspace(-3, 3, 25), np.logspace(-3, 3, 25)])
-    with np.errstate(all="ignore"):
-        base = np.broadcast_to(np.asarray(act.dphi(x), dtype=float), x.shape)
-        return all(
-            np.array_equal(np.broadcast_to(np.asarray(act.dphi(c * x), dtype=float), x.shape), base)
-            for c in (1e-3, 7.0, 1e3)
-        )
-
-
 def _jacobian_q(act: Activation, sw2: float, sb2: float) -> float:
     """q* for the Jacobian sampler; q = 1 where q* diverges but the spectrum does not depend on q."""
     try:
         return float(fixed_point(act, sw2, sb2))
     except DivergentFixedPointError:
-        if _scale_free_derivative(act):
+        if act.scale_free_derivative:
             return 1.0
         raise
 

@@ -306,3 +306,16 @@ def test_python_dash_m_entry_point():
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh"])
+def test_phase_default_range_shows_the_edge_of_chaos(capsys, tmp_path, name):
+    """Without --sigma-w2-range the grid spans [0.5, 1.5] x the critical sigma_w^2 over the sigma_b^2 range:
+    sigmoid's edge (~103, far outside the old default 0.5..4) is inside it."""
+    code, out, err = run(capsys, "phase", name, "--out", str(tmp_path / "p.png"), "--sigma-b2-range", "0", "0.2", "3")
+    assert code == 0 and err == ""
+    lo, hi = (float(v) for v in out.split("sigma_w2 in [")[1].split("]")[0].split(","))
+    crit = mf.critical_sigma_w2(name, [0.0, 0.1, 0.2])
+    crit = crit[np.isfinite(crit) & (crit > 0)]
+    assert lo <= crit.min() and crit.max() <= hi
+    assert lo == pytest.approx(0.5 * crit.min(), rel=1e-5) and hi == pytest.approx(1.5 * crit.max(), rel=1e-5)
