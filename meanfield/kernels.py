@@ -118,7 +118,7 @@ def kernel(act, sigma_w2, sigma_b2, depth, q1, q2, c):
 def _correlation(k12, k11, k22):
     """k12 / sqrt(k11 k22) clipped to [-1, 1]; 1 where both variances vanish (identical zeros)."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        c = np.atleast_1d(k12 / np.sqrt(k11 * k22))
+        c = np.atleast_1d(k12 / (np.sqrt(k11) * np.sqrt(k22)))  # no overflow of k11 k22
     c[np.isnan(c)] = 1.0
     return np.clip(c, -1.0, 1.0, out=c).reshape(np.shape(k12))
 
