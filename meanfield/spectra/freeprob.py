@@ -172,13 +172,40 @@ def _contour(act: Activation, q: float, n: int, shrink: float = 1.0, dphi=None, 
     t = 9.0 * u * u  # approach the contour when zeta nears the top of the support of d
     w = w / 2 * 18.0 * u
     kappa = shrink * min(1.5, 0.6 * _singularity_distance(act) / np.sqrt(q)) if q > 0 else 0.0
-    c = kappa * np.tanh(t)
-    dc = kappa / np.cosh(t) ** 2
+    real_dphi = (lambda x: np.real(dphi(x))) if dphi is not None else act.dphi
+    radius = _lift_radius(lambda g: real_dphi(side * np.sqrt(q) * g) ** 2, kappa)
+    e = 1.0 / np.sqrt(1.0 + (t / radius) ** 2)
+    c = kappa * np.tanh(t) * e
+    dc = kappa / np.cosh(t) ** 2 * e - kappa * np.tanh(t) * t / radius**2 * e**3
     g = t + 1j * c
     weights = factor * _INV_SQRT2PI * np.exp(-0.5 * g * g) * (1.0 + 1j * dc) * w
     with np.errstate(all="ignore"):
         values = (dphi or _complex_dphi(act))(side * np.sqrt(q) * g) ** 2
     return values, weights
+
+
+def _lift_radius(d, kappa: float) -> float:
+    """R such that c(t) = kappa tanh(t) / sqrt(1 + (t/R)^2) stays below 0.6 of the distance to the
+    spurious roots of d(g) = zeta on t in (0, 9] (inf when the constant lift kappa tanh t already does).
+
+    Near a real root g0 of d(g) = |zeta|, d(g) ~ d(g0) exp(s (g - g0)) with s = (log d)'(g0), so the roots
+    of d(g) = zeta = |zeta| e^(i theta) sit at g0 + i (2 pi k - theta) / |s|: for theta in [0, pi] (zeta in
+    the upper half plane, where the subordination keeps it) the nearest one above the axis is at least
+    pi/|s| away.  |s| grows with g for Gaussian-type tails (erf: s = -4 q g), which is where the bottom of
+    the spectrum lives (small zeta <-> large g).  A lift that does not decay there passes above a spurious
+    root and takes the wrong residue: the density at small lambda then comes out on a wrong branch (erf
+    at depth 4: twice the true density below 1e-6).
+    """
+    t = np.linspace(0.05, 9.0, 400)
+    h = 1e-4
+    with np.errstate(all="ignore"):
+        s = (np.log(d(t + h)) - np.log(d(t - h))) / (2 * h)
+    bound = 0.6 * np.pi / np.where(np.isfinite(s) & (s != 0), np.abs(s), 1e-300)
+    lift = kappa * np.tanh(t)
+    over = lift > bound
+    if not np.any(over):
+        return np.inf
+    return float(max(np.min(t[over] / np.sqrt((lift[over] / bound[over]) ** 2 - 1.0)), 0.05))
 
 
 _T_GENERAL = 9.0  # the full-line contour runs over t in [-9, 9] (Gaussian weight e^-40.5 beyond)

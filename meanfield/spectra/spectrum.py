@@ -16,8 +16,9 @@ pre-activation at q*, lambda = eigenvalue of J J^T (a squared singular value), m
   (tanh, erf; tests/meanfield/test_freeprob_general.py checks 1e-6 against the exact L = 1 law);
 - ``cdf``: atoms plus the continuous part integrated from the top edge down (deep spectra hold most
   of their mass near 0, rho ~ lambda^(1/L - 1)): Gauss-Legendre panels in a square-root variable on
-  [0.02, 1] lambda_max and in log lambda on [1e-10, 0.02] lambda_max; below 1e-10 lambda_max the
-  remaining continuous mass is spread as the power law lambda^(1/L) (an approximation, stated).
+  [0.02, 1] lambda_max and in log lambda on [1e-30, 0.02] lambda_max (1e-30: the float64 resolution
+  of a sampled product); below 1e-30 lambda_max the remaining continuous mass follows the power law
+  that matches the density and the mass there.
   For L >= 2 or Gaussian weights the free convolution smooths the singularities of the law of d,
   and the panels agree with adaptive quadrature of the density to ~1e-8 (silu, gelu, x erf x);
 - ``mean``, ``var``, ``moment(k)``: closed forms from the S-transform series;
@@ -39,10 +40,11 @@ from .freeprob import WEIGHTS, BernoulliLayersSolver, SpectrumSolver, d2_law, sp
 
 __all__ = ["JacobianSpectrum", "jacobian_spectrum"]
 
-_FLOOR = 1e-10  # relative to lambda_max: below it the cdf uses the power-law extrapolation
+_FLOOR = 1e-30  # relative to lambda_max (the float64 resolution of a sampled product): below it the
+#                cdf continues the density as the power law that matches it and the mass at the floor
 _SPLIT = 0.02
 _PANEL_NODES = 8
-_TOP_PANELS, _LOW_PANELS = 40, 24
+_TOP_PANELS, _LOW_PANELS = 40, 56
 
 
 class JacobianSpectrum:
@@ -273,12 +275,22 @@ class JacobianSpectrum:
         above[top] = _tail(1 - np.sqrt((hi - flat[top]) / (hi - xs)), u_edges, u_half, u_coef, u_mass)
         low = (flat >= _FLOOR * hi) & (flat < xs)
         above[low] = top_total + _tail(np.log(flat[low]), s_edges, s_half, s_coef, s_mass)
-        tiny = flat < _FLOOR * hi  # below the floor: the remaining mass spread as lambda^(1/L)
-        below = self._continuous_mass() - top_total - low_total
-        frac = (np.maximum(flat[tiny], 0.0) / (_FLOOR * hi)) ** (1.0 / self.depth)
+        tiny = flat < _FLOOR * hi  # below the floor: the remaining mass as a power law lambda^beta
+        below = max(self._continuous_mass() - top_total - low_total, 0.0)
+        frac = (np.maximum(flat[tiny], 0.0) / (_FLOOR * hi)) ** self._floor_exponent(below)
         above[tiny] = top_total + low_total + below * (1 - frac)
         out += np.where(flat > 0, self._continuous_mass() - above, 0.0)
         return np.clip(out, 0.0, 1.0).reshape(lam.shape)
+
+    def _floor_exponent(self, below: float) -> float:
+        """beta of F(lambda) = F(f) (lambda/f)^beta below the floor f: the power law whose density
+        f rho(f) and mass F(f) match the computed ones (beta = 1/L for relu-like spectra, whose density
+        behaves like lambda^(1/L - 1) near 0); 1/L when the mass below the floor is negligible."""
+        f = _FLOOR * self._top
+        if below <= 1e-12:
+            return 1.0 / self.depth
+        density = float(self.pdf(np.array([f]))[0]) * f
+        return min(max(density / below, 1e-3), 1.0) if density > 0 else 1.0 / self.depth
 
     def mass_below(self, lam: float) -> float:
         """Continuous plus atomic mass at or below ``lam`` (the cdf), for Monte Carlo comparisons."""
