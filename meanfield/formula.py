@@ -23,12 +23,13 @@ from __future__ import annotations
 import ast
 import math
 
+import numpy as np
 import sympy as sp
 
 from .errors import FormulaError
 
 __all__ = ["X", "FUNCTIONS", "NormalCDF", "Sigmoid", "Softplus", "SELU_SCALE", "SELU_ALPHA", "MAX_NODES",
-           "parse_formula", "tree_size"]
+           "parse_formula", "tree_size", "branch_at"]
 
 #: The sympy symbol every activation is written in.
 X = sp.Symbol("x", real=True)
@@ -107,6 +108,31 @@ class Softplus(sp.Function):
 
     def _eval_evalf(self, prec):
         return self.rewrite(sp.exp)._eval_evalf(prec)
+
+
+def _value_at(expr: sp.Expr, x0: float) -> float:
+    return float(sp.re(expr.subs(X, x0).evalf(30)))
+
+
+def branch_at(expr: sp.Expr, x0: float) -> sp.Expr:
+    """The analytic branch of a piecewise formula that is active at the real point x0 (not a kink):
+    Max/Min replaced by their largest/smallest argument there, Abs(u) by +-u, Heaviside(u) by 0 or 1,
+    sign(u) by -1 or 1.  On the interval between two kinks the formula equals this branch, which can be
+    continued into the complex plane (the Jacobian-spectrum contours need phi' off the real axis)."""
+
+    def pick(node):
+        if isinstance(node, (sp.Max, sp.Min)):
+            values = [_value_at(a, x0) for a in node.args]
+            index = int(np.argmax(values) if isinstance(node, sp.Max) else np.argmin(values))
+            return node.args[index]
+        u = _value_at(node.args[0], x0)
+        if isinstance(node, sp.Abs):
+            return node.args[0] if u >= 0 else -node.args[0]
+        if isinstance(node, sp.Heaviside):
+            return sp.Integer(1) if u > 0 else sp.Integer(0)
+        return sp.Integer(1) if u > 0 else sp.Integer(-1)  # sign
+
+    return expr.replace(lambda e: isinstance(e, (sp.Max, sp.Min, sp.Abs, sp.Heaviside, sp.sign)), pick)
 
 
 def _normal_cdf(u):

@@ -22,7 +22,8 @@ pre-activation at q*, lambda = eigenvalue of J J^T (a squared singular value), m
   For L >= 2 or Gaussian weights the free convolution smooths the singularities of the law of d,
   and the panels agree with adaptive quadrature of the density to ~1e-8 (silu, gelu, x erf x);
 - ``mean``, ``var``, ``moment(k)``: closed forms from the S-transform series;
-- ``support()``: (0, lambda_max) with lambda_max the largest point of the support, atoms included.
+- ``support()``: (0, lambda_max) with lambda_max the largest point of the support, atoms included;
+- ``ppf`` (the smallest lambda with cdf >= p, atoms included) and ``rvs`` by inversion.
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from functools import cached_property
 
 import numpy as np
 from numpy.polynomial import legendre
+from scipy.optimize.elementwise import find_root
 
 from .. import validation as check
 from ..activations import activation
@@ -218,9 +220,18 @@ class JacobianSpectrum:
 
     # ---- cdf ---------------------------------------------------------------------------------
     @cached_property
+    def _density_top(self) -> float:
+        """The top of the absolutely continuous part (the support's top when that is an atom's place only
+        in the absence of a finite continuous edge)."""
+        edge = self._continuous_edge
+        return edge if np.isfinite(edge) else self._top
+
+    @cached_property
     def _cdf_table(self):
-        """Panels (in the integration variables) with Legendre coefficients of the integrand."""
-        hi = self._top
+        """Panels (in the integration variables) with Legendre coefficients of the integrand; the square-
+        root variable ends at the top of the continuous part (an inverse-square-root edge there), not at
+        an atom above it."""
+        hi = self._density_top
         if not np.isfinite(hi) or self._continuous_mass() <= 1e-15:
             return None
         xs = _SPLIT * hi
@@ -285,12 +296,47 @@ class JacobianSpectrum:
     def _floor_exponent(self, below: float) -> float:
         """beta of F(lambda) = F(f) (lambda/f)^beta below the floor f: the power law whose density
         f rho(f) and mass F(f) match the computed ones (beta = 1/L for relu-like spectra, whose density
-        behaves like lambda^(1/L - 1) near 0); 1/L when the mass below the floor is negligible."""
-        f = _FLOOR * self._top
-        if below <= 1e-12:
+        behaves like lambda^(1/L - 1) near 0); 1/L when the mass below the floor is below 1e-9, the
+        accuracy of the panels above it."""
+        f = _FLOOR * self._density_top
+        if below <= 1e-9:  # at the level of the panels' own error: the generic power law of the free product
             return 1.0 / self.depth
         density = float(self.pdf(np.array([f]))[0]) * f
         return min(max(density / below, 1e-3), 1.0) if density > 0 else 1.0 / self.depth
+
+    def ppf(self, p) -> np.ndarray:
+        """Quantile function: the smallest lambda with cdf(lambda) >= p (vectorized over p in [0, 1]).
+
+        Inside an atom's jump the atom's location; elsewhere cdf(lambda) = p is solved by Chandrupatla's
+        method in log lambda (the cdf is continuous and increasing between atoms), to ~1e-13 relative in
+        lambda.  ppf(0) = 0 and ppf(1) = the top of the support.
+        """
+        p = np.asarray(check.real_array("p", p), dtype=float)
+        if np.any((p < 0) | (p > 1)):
+            raise ParameterError(f"probabilities must lie in [0, 1], got {p!r}")
+        flat = p.ravel()
+        top = self._top
+        out = np.full(flat.shape, np.nan)
+        out[flat >= 1] = top
+        out[flat <= 0] = 0.0
+        for loc, mass in sorted(self.atoms):
+            below = float(self.cdf(np.array([loc]))[0]) - mass  # cdf just before the atom
+            out[np.isnan(out) & (flat > below) & (flat <= below + mass)] = loc
+        solve = np.isnan(out)
+        if np.any(solve):
+            lo = np.full(solve.sum(), np.log(1e-300 * top))
+            hi = np.full(solve.sum(), np.log(top))
+            res = find_root(lambda u, target: self.cdf(np.exp(u)) - target, (lo, hi), args=(flat[solve],),
+                            tolerances={"xatol": 1e-14, "xrtol": 4e-16})
+            out[solve] = np.exp(res.x)
+        return out.reshape(p.shape)
+
+    def rvs(self, size=None, random_state=None) -> np.ndarray:
+        """Samples of lambda by inversion, ppf(U) with U uniform; ``random_state`` an int seed, a numpy
+        Generator or None (as scipy.stats takes it)."""
+        rng = check.generator(random_state)
+        u = rng.random(size)
+        return self.ppf(u)
 
     def mass_below(self, lam: float) -> float:
         """Continuous plus atomic mass at or below ``lam`` (the cdf), for Monte Carlo comparisons."""
