@@ -29,6 +29,7 @@ import numpy as np
 import sympy as sp
 from scipy import optimize, special
 
+from . import validation as check
 from .errors import ActivationError, FormulaError
 from .formula import MAX_NODES, SELU_ALPHA, _short, SELU_SCALE, Sigmoid, Softplus, X, parse_formula, tree_size
 from .numeric import ArrayFn, numpy_function
@@ -138,9 +139,12 @@ def _exact(value: float) -> sp.Expr:
     """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.integer, np.floating)):
         raise ActivationError(f"a parameter must be a real number, got {value!r} ({type(value).__name__})")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:
+        value = math.inf
     if not math.isfinite(value):
-        raise ActivationError(f"a parameter must be finite, got {value!r}")
+        raise ActivationError(f"a parameter must be finite, got {check.shown(value)}")
     rational = sp.nsimplify(value, rational=True)
     return rational if rational.q < 10**6 else sp.Float(value, 17)
 
@@ -326,10 +330,14 @@ def _check_params(name: str, defaults: Mapping[str, float], given: Mapping[str, 
     params = dict(defaults)
     for key, value in given.items():
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-            raise ActivationError(f"parameter {key}={value!r} of {name!r} must be a real number")
-        if not math.isfinite(float(value)):
-            raise ActivationError(f"parameter {key}={value!r} of {name!r} must be finite")
-        params[key] = float(value)
+            raise ActivationError(f"parameter {key}={check.shown(value)} of {name!r} must be a real number")
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            raise ActivationError(f"parameter {key}={check.shown(value)} of {name!r} must be a finite number")
+        params[key] = number
     if name == "leaky_relu" and not 0.0 <= params["slope"] <= 1.0:
         raise ActivationError(f"leaky_relu slope must lie in [0, 1], got {params['slope']}")
     if name in ("selu", "elu") and (params["alpha"] < 0 or params.get("scale", 1.0) <= 0):

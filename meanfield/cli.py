@@ -141,14 +141,22 @@ def _emit_json(payload: dict) -> None:
     print(json.dumps(payload, indent=2, allow_nan=False))
 
 
-def _new_figure(out: str):
+_MAX_DPI = 2400  # a 6.4 x 4.8 inch figure stays below matplotlib's 2^16 pixels per side
+
+
+def _new_figure(out: str, dpi: float | None = None):
     """A matplotlib Figure on the Agg canvas (no pyplot, no global backend state), after checking that
-    ``out`` has an image extension matplotlib can write and that its folder exists."""
+    ``out`` has an image extension matplotlib can write, is not a folder, and that its folder exists and
+    is writable, and (if given) that ``dpi`` is in (0, 2400]."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # lazy: only the drawing commands
     from matplotlib.figure import Figure
 
+    if dpi is not None and not 0 < dpi <= _MAX_DPI:
+        raise _UsageError(f"argument --dpi: must lie in (0, {_MAX_DPI}], got {dpi!r}")
     fig = Figure(figsize=(6.4, 4.8))
     canvas = FigureCanvasAgg(fig)
+    if os.path.isdir(out):
+        raise _UsageError(f"argument --out: {out!r} is a folder; give a file name such as {os.path.join(out, 'figure.png')!r}")
     ext = os.path.splitext(out)[1].lstrip(".").lower()
     supported = canvas.get_supported_filetypes()
     if ext not in supported:
@@ -159,7 +167,17 @@ def _new_figure(out: str):
     folder = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(folder):
         raise _UsageError(f"argument --out: folder {folder!r} does not exist")
+    if not os.access(folder, os.W_OK) or (os.path.exists(out) and not os.access(out, os.W_OK)):
+        raise _UsageError(f"argument --out: {out!r} cannot be written (no permission)")
     return fig
+
+
+def _save_figure(fig, out: str, dpi: float) -> None:
+    """fig.savefig with the file system's refusals as one-line usage errors."""
+    try:
+        fig.savefig(out, dpi=dpi)
+    except OSError as exc:
+        raise _UsageError(f"argument --out: cannot write {out!r}: {exc.strerror or exc}") from None
 
 
 def _make_activation(args):
@@ -294,16 +312,14 @@ def _cmd_phase(args) -> int:
     else:
         sw2 = _grid("--sigma-w2-range", args.sigma_w2_range)
     out = args.out
-    if args.dpi <= 0:
-        raise ParameterError(f"--dpi must be > 0, got {args.dpi!r}")
-    fig = _new_figure(out)
+    fig = _new_figure(out, args.dpi)
 
     from . import phase_diagram  # provided by meanfield/phase.py
 
     diagram = phase_diagram(act, sw2, sb2)
     ax = fig.add_subplot()
     diagram.plot(ax=ax)
-    fig.savefig(out, dpi=args.dpi)
+    _save_figure(fig, out, args.dpi)
     print(f"wrote {out} ({act.name}: {sb2.size} sigma_b2 in [{sb2[0]:g}, {sb2[-1]:g}] x {sw2.size} sigma_w2 "
           f"in [{sw2[0]:.6g}, {sw2[-1]:.6g}])")
     return 0
@@ -330,10 +346,8 @@ def _cmd_spectrum(args) -> int:
     from .spectra import jacobian_spectrum
 
     act, sw2, sb2, depth, weights = _spectrum_args(args)
-    if args.dpi <= 0:
-        raise ParameterError(f"--dpi must be > 0, got {args.dpi!r}")
     out = args.out
-    fig = _new_figure(out)
+    fig = _new_figure(out, args.dpi)
     spec = jacobian_spectrum(act, sw2, sb2, depth, weights)
     samples = None
     if args.monte_carlo is not None:
@@ -344,7 +358,7 @@ def _cmd_spectrum(args) -> int:
     with np.errstate(invalid="ignore"):  # the edge search may take log1p(m < -1) between two atoms
         spec.plot(ax=ax, samples=None if samples is None else samples.lam)
         _, top = spec.support()
-    fig.savefig(out, dpi=args.dpi)
+    _save_figure(fig, out, args.dpi)
     mc = ""
     if samples is not None:
         mc = f"; Monte Carlo: {args.networks} x width {args.monte_carlo}, seed {args.seed}"

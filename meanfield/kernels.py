@@ -162,8 +162,8 @@ def nngp_kernel(act, sigma_w2, sigma_b2, depth, X, *, rtol: float = 1e-10):
     """
     act = activation(act)
     L = _kernel_depth(depth)
-    sw2 = float(check.nonnegative("sigma_w2", sigma_w2))
-    sb2 = float(check.nonnegative("sigma_b2", sigma_b2))
+    sw2 = check.nonnegative("sigma_w2", sigma_w2, scalar=True)
+    sb2 = check.nonnegative("sigma_b2", sigma_b2, scalar=True)
     X = check.real_array("X", X)
     if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
         raise ParameterError(f"X must be a non-empty 2-D array (inputs as rows), got shape {X.shape}")

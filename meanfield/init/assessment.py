@@ -38,6 +38,7 @@ from ..spectra.isometry import _g as _g_isometry
 from ..validation import RNGLike, generator
 from .fans import _gain2, _scalar
 from .isometric import eoi, idinit, orthogonal
+from ..simulate.networks import single_threaded_blas
 from .measurement import (
     ORTHOGONALITY_TOLERANCE,
     MeasuredNetwork,
@@ -383,6 +384,7 @@ def _measurement(act, net: _Network, theory: _Theory, sb2: float, rng, seed, tol
     return measure(act, net.weights, biases, x, net.linear_output, seed, tol, thresholds)
 
 
+@single_threaded_blas
 def assess(
     recipe_or_weights,
     act,

@@ -18,7 +18,7 @@ from ..errors import DivergentFixedPointError, ParameterError
 from ..maps import fixed_point
 from ..progress import progress_bar
 from ..validation import RNGLike, generator
-from .networks import ActivationLike, _scalar_variance, _weights_kind, propagate, sample_layers, single_threaded_blas
+from .networks import ActivationLike, _weights_kind, propagate, sample_layers, single_threaded_blas
 
 __all__ = ["JacobianSamples", "jacobian_singular_values"]
 
@@ -125,7 +125,7 @@ class JacobianSamples:
         """
         if rtol is None:
             rtol = self.width * np.finfo(float).eps
-        rtol = float(check.positive("rtol", rtol))
+        rtol = check.positive("rtol", rtol, scalar=True)
         threshold = self.log_lam_max[:, None] + 2.0 * np.log(rtol)
         return np.count_nonzero(self.log_lam > threshold, axis=1)
 
@@ -216,8 +216,8 @@ def jacobian_singular_values(
         pre-activations.
     """
     act = activation(act)
-    sw2 = _scalar_variance("sigma_w2", sigma_w2)
-    sb2 = _scalar_variance("sigma_b2", sigma_b2)
+    sw2 = check.nonnegative("sigma_w2", sigma_w2, scalar=True)
+    sb2 = check.nonnegative("sigma_b2", sigma_b2, scalar=True)
     depth = check.depth(depth)
     width = check.positive_int("width", width)
     n_networks = check.positive_int("n_networks", n_networks)
@@ -227,8 +227,9 @@ def jacobian_singular_values(
     if q0 is None:
         q = _jacobian_q(act, sw2, sb2)
     else:
-        q = _scalar_variance("q0", q0)
+        q = check.nonnegative("q0", q0, scalar=True)
     rng = generator(seed)
+    check.memory(f"the Jacobians of {n_networks} networks of width {width}", 4.0 * n_networks * float(width) ** 2 * 8)
 
     n, N = n_networks, width
     g = rng.standard_normal((n, 1, N))

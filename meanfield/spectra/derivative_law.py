@@ -82,7 +82,7 @@ class DerivativeLaw:
 
     def __init__(self, act, q: float):
         self.act = activation(act)
-        self.q = float(check.positive("q", q))
+        self.q = check.positive("q", q, scalar=True)
         sq = np.sqrt(self.q)
         cuts = [k / sq for k in self.act.kinks if abs(k / sq) < SPAN]
         breaks = np.unique(np.concatenate([[-SPAN, SPAN], cuts, turning_points(self.act, self.q, SPAN)]))

@@ -301,15 +301,20 @@ def spectrum_moments(law, sigma_w2: float, depth: int, weights: str, k_max: int 
     (mu_1, mu_2, ...), one per layer (then ``depth`` is their number).
     """
     k_max = min(k_max, _N_MOMENTS)
-    layers = [law.moments_exact] * depth if isinstance(law, D2Law) else [np.asarray(mu, float) for mu in law]
+    if isinstance(law, D2Law):  # every layer alike: one distinct law, counted depth times
+        counts = {tuple(law.moments_exact[:k_max]): int(depth)}
+    else:
+        counts = {}
+        for mu in law:
+            key = tuple(np.asarray(mu, float)[:k_max])
+            counts[key] = counts.get(key, 0) + 1
+    n_layers = sum(counts.values())
     n = k_max + 1
     log_sw = np.zeros(n)
     if weights == "gaussian":  # sigma_w^2 S_W = 1/(1 + w): log = -log(1 + w)
         log_sw[1:] = -((-1.0) ** (np.arange(1, n) + 1)) / np.arange(1, n)
-    distinct = {tuple(mu[:k_max]) for mu in layers}
-    log_s = len(layers) * log_sw
-    for mu in distinct:
-        count = sum(tuple(m[:k_max]) == mu for m in layers)
+    log_s = n_layers * log_sw
+    for mu, count in counts.items():
         log_s = log_s + count * _normalised_log_s(np.array(mu))
     s = _exp_series(log_s)  # m_1 S_J(w)
     # S(w) = (1 + w) chi(w)/w  =>  chi(w) = w S(w)/(1 + w)
@@ -317,7 +322,7 @@ def spectrum_moments(law, sigma_w2: float, depth: int, weights: str, k_max: int 
     chi = np.zeros(n)
     chi[1:] = _series_mul(s, inv_one_plus)[: n - 1]
     psi = _series_inverse(chi)
-    log_m1 = sum(np.log(sigma_w2 * mu[0]) for mu in layers)
+    log_m1 = sum(count * np.log(sigma_w2 * mu[0]) for mu, count in counts.items())
     with np.errstate(over="ignore"):
         return psi[1:] * np.exp(log_m1 * np.arange(1, n))
 

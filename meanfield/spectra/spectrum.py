@@ -54,13 +54,13 @@ class JacobianSpectrum:
 
     def __init__(self, act, sigma_w2, sigma_b2, depth, weights="orthogonal", q=None, n_nodes=400):
         self.act = activation(act)
-        self.sigma_w2 = float(check.positive("sigma_w2", sigma_w2))
-        self.sigma_b2 = float(check.nonnegative("sigma_b2", sigma_b2))
+        self.sigma_w2 = check.positive("sigma_w2", sigma_w2, scalar=True)
+        self.sigma_b2 = check.nonnegative("sigma_b2", sigma_b2, scalar=True)
         self.depth = check.depth(depth)
         if weights not in WEIGHTS:
             raise ParameterError(f"weights must be one of {WEIGHTS}, got {weights!r}")
         self.weights = weights
-        self.q = self._fixed_point() if q is None else float(check.nonnegative("q", q))
+        self.q = self._fixed_point() if q is None else check.nonnegative("q", q, scalar=True)
         self.law = d2_law(self.act, self.q, n_nodes)
         # one orthogonal layer: lambda = sigma_w^2 d exactly, so its law is that of d, scaled
         exact = self.depth == 1 and weights == "orthogonal" and self.q > 0
@@ -85,7 +85,7 @@ class JacobianSpectrum:
             raise ParameterError(f"weights must be one of {WEIGHTS}, got {weights!r}")
         self = cls.__new__(cls)
         self.act, self.law, self.q, self.sigma_b2 = None, None, float("nan"), float("nan")
-        self.sigma_w2 = float(check.positive("sigma_w2", sigma_w2))
+        self.sigma_w2 = check.positive("sigma_w2", sigma_w2, scalar=True)
         self.depth, self.weights, self._one_layer = p.size, weights, None
         self._solver = BernoulliLayersSolver(p, self.sigma_w2, weights)
         self.__dict__["_moments"] = spectrum_moments([np.full(12, pl) for pl in p], self.sigma_w2, p.size, weights)

@@ -319,3 +319,22 @@ def test_phase_default_range_shows_the_edge_of_chaos(capsys, tmp_path, name):
     crit = crit[np.isfinite(crit) & (crit > 0)]
     assert lo <= crit.min() and crit.max() <= hi
     assert lo == pytest.approx(0.5 * crit.min(), rel=1e-5) and hi == pytest.approx(1.5 * crit.max(), rel=1e-5)
+
+
+@pytest.mark.parametrize("out_kind, fragment", [("folder", "is a folder"), ("missing", "does not exist"),
+                                                ("unwritable", "cannot")])
+@pytest.mark.parametrize("command", [["phase", "tanh", "--sigma-b2-range", "0", "0.1", "3", "--sigma-w2-range", "1", "2", "3"],
+                                     ["spectrum", "relu", "--sigma-w2", "2", "--sigma-b2", "0", "--depth", "2"]])
+def test_bad_output_paths_are_one_line_errors(capsys, tmp_path, command, out_kind, fragment):
+    """--out to a folder, a missing folder or a path the file system refuses (here: under /proc) gave raw
+    tracebacks; now exit 2 with one line naming the path."""
+    out = {"folder": str(tmp_path), "missing": str(tmp_path / "nope" / "a.png"), "unwritable": "/proc/a.png"}[out_kind]
+    code, out_text, err = run(capsys, *command, "--out", out)
+    assert_one_line_error(code, out_text, err, fragment)
+
+
+@pytest.mark.parametrize("dpi", ["1e9", "0", "-5"])
+def test_extreme_dpi_is_refused(capsys, tmp_path, dpi):
+    code, out, err = run(capsys, "phase", "tanh", "--out", str(tmp_path / "a.png"), f"--dpi={dpi}",
+                         "--sigma-b2-range", "0", "0.1", "3")
+    assert_one_line_error(code, out, err, "--dpi")
