@@ -65,14 +65,19 @@ class _Parser(argparse.ArgumentParser):
 # ----------------------------------------------------------------------------------------------
 # argument types
 # ----------------------------------------------------------------------------------------------
+def _quoted(text: str) -> str:
+    """An argument as echoed in an error message (long ones shortened)."""
+    return repr(text) if len(text) <= 60 else repr(f"{text[:40]}...{text[-10:]}") + f" ({len(text)} characters)"
+
+
 def _real(text: str) -> float:
     """A finite real number."""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a real number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a real number, got {_quoted(text)}") from None
     if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {_quoted(text)}")
     return value
 
 
@@ -94,6 +99,9 @@ def _variance(name: str, value: float) -> float:
     return value
 
 
+_MAX_GRID = 2000  # points per axis of a phase diagram (a 2000 x 2000 grid takes about a minute)
+
+
 def _grid(name: str, spec) -> np.ndarray:
     """LO HI N -> N evenly spaced variances from LO to HI."""
     lo_text, hi_text, n_text = spec
@@ -102,11 +110,11 @@ def _grid(name: str, spec) -> np.ndarray:
     except argparse.ArgumentTypeError as exc:
         raise ParameterError(f"{name}: {exc}") from None
     try:
-        n = int(n_text)
+        n = int(n_text) if len(n_text) <= 12 else -1
     except ValueError:
-        raise ParameterError(f"{name}: N must be an integer >= 2, got {n_text!r}") from None
-    if n < 2:
-        raise ParameterError(f"{name}: N must be an integer >= 2, got {n}")
+        n = -1
+    if not 2 <= n <= _MAX_GRID:
+        raise ParameterError(f"{name}: N must be an integer between 2 and {_MAX_GRID}, got {_quoted(n_text)}")
     _variance(f"{name} LO", lo)
     if not hi > lo:
         raise ParameterError(f"{name}: HI must be larger than LO, got LO={lo!r}, HI={hi!r}")

@@ -62,6 +62,13 @@ class JacobianSpectrum:
         self.weights = weights
         self.q = self._fixed_point() if q is None else check.nonnegative("q", q, scalar=True)
         self.law = d2_law(self.act, self.q, n_nodes)
+        scale = self.depth * np.log10(self.sigma_w2 * self.law.max_d) if self.law.max_d > 0 else 0.0
+        if not -290 <= scale <= 290:
+            raise ParameterError(
+                f"the spectrum of J J^T lives at the scale (sigma_w2 max d)^L = 1e{scale:.0f} (sigma_w2 = "
+                f"{self.sigma_w2!r}, depth {self.depth}), outside double precision; choose sigma_w2 nearer the "
+                "edge of chaos or a smaller depth"
+            )
         # one orthogonal layer: lambda = sigma_w^2 d exactly, so its law is that of d, scaled
         exact = self.depth == 1 and weights == "orthogonal" and self.q > 0
         self._one_layer = derivative_law(self.act, self.q) if exact else None

@@ -338,3 +338,12 @@ def test_extreme_dpi_is_refused(capsys, tmp_path, dpi):
     code, out, err = run(capsys, "phase", "tanh", "--out", str(tmp_path / "a.png"), f"--dpi={dpi}",
                          "--sigma-b2-range", "0", "0.1", "3")
     assert_one_line_error(code, out, err, "--dpi")
+
+
+def test_long_and_huge_arguments_are_refused_briefly(capsys, tmp_path):
+    huge = "1" + "0" * 400
+    code, out, err = run(capsys, "phase", "tanh", "--out", str(tmp_path / "p.png"), "--sigma-w2-range", "0.5", "2", huge)
+    assert_one_line_error(code, out, err, "between 2 and 2000")
+    code, out, err = run(capsys, "maps", "tanh", "--sigma-w2", "1" + "0" * 400 + "x", "--sigma-b2", "0")
+    assert_one_line_error(code, out, err, "characters")
+    assert len(err) < 300

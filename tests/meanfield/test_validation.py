@@ -76,3 +76,11 @@ def test_gain_of_a_huge_slope():
     with pytest.raises(mf.ParameterError) as info:
         mf.init.calculate_gain("leaky_relu", 10**400)
     assert len(str(info.value)) < 200
+
+
+@pytest.mark.parametrize("sw2", [1e-300, 1e308])
+def test_spectra_outside_double_precision_are_refused(sw2):
+    """relu with sigma_w2 = 1e-300 at depth 3 lives at 1e-900: the support used to come out as (0, 0) and
+    the CLI figure crashed ("Geometric sequence cannot include zero")."""
+    with pytest.raises(mf.ParameterError, match="outside double precision"):
+        mf.jacobian_spectrum("relu", sw2, 0.0, 3)
