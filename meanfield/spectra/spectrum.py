@@ -62,10 +62,11 @@ class JacobianSpectrum:
         self.weights = weights
         self.q = self._fixed_point() if q is None else check.nonnegative("q", q, scalar=True)
         self.law = d2_law(self.act, self.q, n_nodes)
-        scale = self.depth * np.log10(self.sigma_w2 * self.law.max_d) if self.law.max_d > 0 else 0.0
+        mu1 = self.law.mu(1)
+        scale = self.depth * np.log10(self.sigma_w2 * mu1) if mu1 > 0 else 0.0
         if not -290 <= scale <= 290:
             raise ParameterError(
-                f"the spectrum of J J^T lives at the scale (sigma_w2 max d)^L = 1e{scale:.0f} (sigma_w2 = "
+                f"the spectrum of J J^T lives at the scale E[lambda] = chi_1^L = 1e{scale:.0f} (sigma_w2 = "
                 f"{self.sigma_w2!r}, depth {self.depth}), outside double precision; choose sigma_w2 nearer the "
                 "edge of chaos or a smaller depth"
             )
