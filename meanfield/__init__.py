@@ -52,6 +52,7 @@ from .maps import (
     variance_map,
 )
 from .phase import PhaseDiagram, phase_diagram
+from .trajectory import Trajectory, trajectory
 from .spectra import IsometryReport, JacobianSpectrum, freeprob, isometry, jacobian_spectrum
 
 # ``meanfield.freeprob`` was a top-level module before the spectra wing existed: keep the import path.
@@ -70,6 +71,7 @@ __all__ = [
     "DepthScales", "Propagation", "chi1", "correlation_fixed_point", "correlation_map", "depth_scales",
     "fixed_point", "propagation", "q_slope", "variance_map",
     "PhaseDiagram", "phase_diagram",
+    "Trajectory", "trajectory",
     "JacobianSpectrum", "jacobian_spectrum",
     "IsometryReport", "isometry",
     "freeprob", "init", "resnet", "simulate", "spectra", "symbolic",

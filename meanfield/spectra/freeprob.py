@@ -362,6 +362,11 @@ class _Continuation:
             y = np.where(live, np.maximum(ratio * y, y_end), y)
         return m, v
 
+    def green(self, x, scale: float, y_end) -> np.ndarray:
+        """G(z) = (1 + M_J(z))/z at z = x + i y_end."""
+        m, _ = self.solve(x, scale, y_end)
+        return (1 + m) / (np.asarray(x) + 1j * np.asarray(y_end))
+
     def _newton(self, v, log_z, far: bool):
         """Damped Newton (|step| <= |v|/2); stops at |step| <= tol |v| or |F| at its rounding floor
         (F sums O(L) logarithms: ~ (L + 1) eps)."""

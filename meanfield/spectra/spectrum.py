@@ -38,7 +38,9 @@ from ..activations import activation
 from ..errors import DivergentFixedPointError, ParameterError
 from ..maps import fixed_point
 from .derivative_law import derivative_law
+from ..trajectory import layer_parameters, trajectory
 from .freeprob import WEIGHTS, BernoulliLayersSolver, SpectrumSolver, d2_law, spectrum_moments
+from .layers import LayeredSolver, LayerLaw, group_layers, layered_moments, zero_atom
 
 __all__ = ["JacobianSpectrum", "jacobian_spectrum"]
 
@@ -50,32 +52,89 @@ _TOP_PANELS, _LOW_PANELS = 40, 56
 
 
 class JacobianSpectrum:
-    """Spectrum of J J^T at depth L (free probability).  See the module docstring."""
+    """Spectrum of J J^T at depth L (free probability).  See the module docstring.
 
-    def __init__(self, act, sigma_w2, sigma_b2, depth, weights="orthogonal", q=None, n_nodes=400):
+    ``kind`` says which spectrum this is: "fixed point" (every layer at q*: the deep limit) or
+    "trajectory" (layer l at q^l from the input's q0, with per-layer variances, ensembles and widths
+    where given); ``q_layers`` holds the variance every layer's D_l is taken at.
+    """
+
+    def __init__(self, act, sigma_w2, sigma_b2, depth, weights="orthogonal", q=None, n_nodes=None, q0=None,
+                 widths=None):
         self.act = activation(act)
-        self.sigma_w2 = check.positive("sigma_w2", sigma_w2, scalar=True)
-        self.sigma_b2 = check.nonnegative("sigma_b2", sigma_b2, scalar=True)
         self.depth = check.depth(depth)
-        if weights not in WEIGHTS:
-            raise ParameterError(f"weights must be one of {WEIGHTS}, got {weights!r}")
-        self.weights = weights
-        self.q = self._fixed_point() if q is None else check.nonnegative("q", q, scalar=True)
-        self.law = d2_law(self.act, self.q, n_nodes)
-        mu1 = self.law.mu(1)
-        scale = self.depth * np.log10(self.sigma_w2 * mu1) if mu1 > 0 else 0.0
-        if not -290 <= scale <= 290:
+        L = self.depth
+        sw2 = layer_parameters("sigma_w2", sigma_w2, L)
+        if np.any(sw2 <= 0):
+            raise ParameterError(f"sigma_w2 must be > 0 for a Jacobian spectrum, got {check.shown(sigma_w2)}")
+        sb2 = layer_parameters("sigma_b2", sigma_b2, L)
+        kinds = [weights] * L if isinstance(weights, str) else list(weights)
+        if len(kinds) != L or any(k not in WEIGHTS for k in kinds):
             raise ParameterError(
-                f"the spectrum of J J^T lives at the scale E[lambda] = chi_1^L = 1e{scale:.0f} (sigma_w2 = "
+                f"weights must be one of {WEIGHTS} or a sequence of {L} of them, got {check.shown(weights)}"
+            )
+        self.widths = None if widths is None else check.widths(widths)
+        if self.widths is not None and len(self.widths) != L + 1:
+            raise ParameterError(f"widths must list n_0, ..., n_L ({L + 1} numbers), got {len(self.widths)}")
+        square = self.widths is None or len(set(self.widths)) == 1
+        uniform_params = bool(np.all(sw2 == sw2[0]) and np.all(sb2 == sb2[0]) and len(set(kinds)) == 1)
+        self.sigma_w2, self.sigma_b2, self.weights = float(sw2[0]), float(sb2[0]), kinds[0]
+        if q0 is not None:
+            if q is not None:
+                raise ParameterError("give q (one variance for every layer) or q0 (the input's |x|^2/n_0), not both")
+            self.q0 = check.nonnegative("q0", q0, scalar=True)
+            self.q_layers = trajectory(self.act, sw2, sb2, L, self.q0).q
+            self.kind = "trajectory"
+        else:
+            if not uniform_params and q is None:
+                raise ParameterError(
+                    "sigma_w2, sigma_b2 or weights differ between layers: give q0 (the input's |x^0|^2/n_0) to "
+                    "follow the trajectory; a fixed point q* exists only for identical layers"
+                )
+            self.q0 = None
+            self.q_layers = np.full(L, self._fixed_point() if q is None else check.nonnegative("q", q, scalar=True))
+            self.kind = "fixed point"
+        self.q = float(self.q_layers[-1])
+        distinct_q = np.unique(self.q_layers)
+        self._uniform = uniform_params and square and distinct_q.size == 1
+        # contour nodes per law of D^2: 400 for one law; 200 per layer law when the layers differ (each
+        # costs a quadrature at every Newton step; 200 and 400 nodes agree to ~1e-10 on tanh/erf trajectories)
+        n_nodes = (400 if self._uniform else 200) if n_nodes is None else check.positive_int("n_nodes", n_nodes, 8)
+        self._n_nodes = n_nodes
+        laws = {float(v): d2_law(self.act, float(v), n_nodes) for v in distinct_q}
+        self.law = laws[self.q] if self._uniform else None
+        widths_ = self.widths or [1] * (L + 1)
+        self._layers = group_layers([
+            LayerLaw(laws[float(self.q_layers[l])], float(sw2[l]), kinds[l], widths_[l], widths_[l + 1])
+            for l in range(L)
+        ])
+        # one orthogonal layer: lambda = sigma_w^2 d exactly, so its law is that of d, scaled
+        exact = self._uniform and L == 1 and self.weights == "orthogonal" and self.q > 0
+        self._one_layer = derivative_law(self.act, self.q) if exact else None
+        if not exact:
+            self._solver  # built now, so that an unsupported law fails at construction
+
+    def _check_scale(self) -> None:
+        """Densities, cdf and support need lambda in double precision: refuse a spectrum whose mean
+        prod chi_1^l is beyond 1e+-290 (its moments and the isometry verdict still work, in logs)."""
+        if self.law is None and not hasattr(self, "_layers"):
+            return
+        groups = self._layers if hasattr(self, "_layers") else []
+        log_mean = sum(g.count * np.log10(g.sigma_w2 * g.law.mu(1)) for g in groups if g.law.mu(1) > 0)
+        if not -290 <= log_mean <= 290:
+            raise ParameterError(
+                f"the spectrum of J J^T lives at the scale E[lambda] = prod chi_1^l = 1e{log_mean:.0f} (sigma_w2 = "
                 f"{self.sigma_w2!r}, depth {self.depth}), outside double precision; choose sigma_w2 nearer the "
                 "edge of chaos or a smaller depth"
             )
-        # one orthogonal layer: lambda = sigma_w^2 d exactly, so its law is that of d, scaled
-        exact = self.depth == 1 and weights == "orthogonal" and self.q > 0
-        self._one_layer = derivative_law(self.act, self.q) if exact else None
-        self._n_nodes = n_nodes
-        if not exact:
-            self._solver  # built now, so that an unsupported law fails at construction
+
+    @property
+    def description(self) -> str:
+        """Which spectrum this is, in words."""
+        if self.kind == "trajectory":
+            return (f"along the trajectory from q0 = {self.q0:.6g} (q^1 = {self.q_layers[0]:.6g}, "
+                    f"q^L = {self.q_layers[-1]:.6g})")
+        return f"at the fixed point q* = {self.q:.6g} (every layer; the deep limit)"
 
     @classmethod
     def bernoulli_layers(cls, p, sigma_w2, weights="orthogonal") -> "JacobianSpectrum":
@@ -95,6 +154,7 @@ class JacobianSpectrum:
         self.act, self.law, self.q, self.sigma_b2 = None, None, float("nan"), float("nan")
         self.sigma_w2 = check.positive("sigma_w2", sigma_w2, scalar=True)
         self.depth, self.weights, self._one_layer = p.size, weights, None
+        self.kind, self.q0, self.q_layers, self.widths, self._uniform = "sampled layers", None, None, None, False
         self._solver = BernoulliLayersSolver(p, self.sigma_w2, weights)
         self.__dict__["_moments"] = spectrum_moments([np.full(12, pl) for pl in p], self.sigma_w2, p.size, weights)
         atoms = [(0.0, 1.0 - p.min())] if p.min() < 1 else []
@@ -108,7 +168,8 @@ class JacobianSpectrum:
     def label(self) -> str:
         """A short description for plots."""
         name = self.act.name if self.act is not None else "Bernoulli layers"
-        return f"{name}, {self.weights}, L = {self.depth}"
+        where = "" if self.kind != "trajectory" else f", from q0 = {self.q0:.3g}"
+        return f"{name}, {self.weights}, L = {self.depth}{where}"
 
     def _fixed_point(self) -> float:
         """q*; for linear and (leaky) relu the law of D^2 does not depend on q, so a divergent
@@ -121,15 +182,22 @@ class JacobianSpectrum:
             raise
 
     @cached_property
-    def _solver(self) -> SpectrumSolver:
-        """The free-probability solver (continuation from far above the spectrum)."""
-        coarse = d2_law(self.act, self.q, max(50, self._n_nodes // 4))
-        return SpectrumSolver(self.law, self.sigma_w2, self.depth, self.weights, coarse)
+    def _solver(self):
+        """The free-probability solver (continuation from far above the spectrum): one law for identical
+        square layers at one q, else the layered solver (:mod:`meanfield.spectra.layers`)."""
+        small = max(50, self._n_nodes // 4)
+        if self._uniform:
+            coarse = d2_law(self.act, self.q, small)
+            return SpectrumSolver(self.law, self.sigma_w2, self.depth, self.weights, coarse)
+        coarse = [d2_law(self.act, g.law.q, small) for g in self._layers]
+        return LayeredSolver(self._layers, (self.widths or [1])[-1], coarse)
 
     # ---- closed forms --------------------------------------------------------------------------
     @cached_property
     def _moments(self) -> np.ndarray:
-        return spectrum_moments(self.law, self.sigma_w2, self.depth, self.weights, k_max=8)
+        if self._uniform:
+            return spectrum_moments(self.law, self.sigma_w2, self.depth, self.weights, k_max=8)
+        return layered_moments(self._layers, (self.widths or [1])[-1], k_max=8)
 
     def moment(self, k: int) -> float:
         """E[lambda^k] (atoms included), k = 1..8, from the S-transform series."""
@@ -157,12 +225,32 @@ class JacobianSpectrum:
         """
         if self._one_layer is not None:
             return [(self.sigma_w2 * v, m) for v, m in self._one_layer.atoms]
+        if not self._uniform:
+            return self._layered_atoms()
         out = []
         for v, m in self.law.atoms:
             if v == 0.0:
                 out.append((0.0, m))
             elif self.weights == "orthogonal" and 1.0 - self.depth * (1.0 - m) > 0:
                 out.append(((self.sigma_w2 * v) ** self.depth, 1.0 - self.depth * (1.0 - m)))
+        return out
+
+    def _layered_atoms(self) -> list[tuple[float, float]]:
+        """Rank (docs/conventions.md §5): an atom at 0 of mass 1 - rank(J)/n_L.  Square orthogonal layers whose
+        laws of d have an atom v_l > 0 of mass m_l add an atom of mass 1 - sum_l (1 - m_l) at prod sigma_l^2 v_l
+        (Bercovici-Voiculescu, as for identical layers)."""
+        widths = self.widths or [1] * (self.depth + 1)
+        out = []
+        zero = zero_atom(self._layers, widths[0], widths[-1])
+        if zero > 0:
+            out.append((0.0, zero))
+        square = len(set(widths)) == 1
+        if square and all(g.weights == "orthogonal" for g in self._layers):
+            tops = [max(((v, m) for v, m in g.law.atoms if v > 0), key=lambda a: a[1], default=None) for g in self._layers]
+            if all(t is not None for t in tops):
+                mass = 1.0 - sum(g.count * (1.0 - t[1]) for g, t in zip(self._layers, tops))
+                if mass > 0:
+                    out.append((float(np.prod([(g.sigma_w2 * t[0]) ** g.count for g, t in zip(self._layers, tops)])), mass))
         return out
 
     @cached_property
@@ -183,6 +271,7 @@ class JacobianSpectrum:
 
     def support(self) -> tuple[float, float]:
         """(0, lambda_max): the largest point of the support (continuous edge or atom)."""
+        self._check_scale()
         return 0.0, self._top
 
     # ---- density ---------------------------------------------------------------------------------
@@ -192,6 +281,7 @@ class JacobianSpectrum:
     def pdf(self, lam) -> np.ndarray:
         """Density of the absolutely continuous part of the law of lambda (vectorized)."""
         lam = np.asarray(check.real_array("lam", lam), dtype=float)
+        self._check_scale()
         if self._continuous_mass() <= 1e-15:
             return np.zeros(lam.shape)
         if self._one_layer is not None:
@@ -213,9 +303,8 @@ class JacobianSpectrum:
                 if loc > 0:
                     near = np.minimum(near, np.abs(x - loc))
             y_end = 1e-9 * np.minimum(np.minimum(x, scale), np.maximum(near, 1e-6 * x))
-            m, _ = self._solver.solve(x, scale, y_end)
+            G = self._solver.green(x, scale, y_end)
             z = x + 1j * y_end
-            G = (1 + m) / z
             for loc, mass in self.atoms:
                 G = G - mass / (z - loc)
             out[live] = np.maximum(-G.imag / np.pi, 0.0)
@@ -261,21 +350,27 @@ class JacobianSpectrum:
             else:
                 x, dx = hi - (hi - xs) * (1 - v) ** 2, 2 * (hi - xs) * (1 - v)
             f = self.pdf(x.ravel()).reshape(x.shape) * dx
+            if kind == "log" and not np.all(np.isfinite(f)):
+                # the solver gave up at some tiny lambda (far below anything a float64 product resolves): the
+                # panels start above the highest failure and the power law takes over below
+                keep = np.arange(f.shape[0]) > np.max(np.nonzero(~np.all(np.isfinite(f), axis=1))[0])
+                edges, half, f = edges[np.concatenate([[False], keep]) | np.concatenate([keep, [False]])], half[keep], f[keep]
             coef = np.array([legendre.legfit(t, row, _PANEL_NODES - 1) for row in f])
             pieces.append((kind, edges, half, coef, (f * w).sum(axis=1) * half))
-        return hi, xs, pieces
+        return hi, xs, pieces, float(np.exp(pieces[0][1][0]))
 
     @cached_property
     def _singular_points(self) -> list[float]:
         """Where the density may have an integrable singularity: for orthogonal weights the products
         (sigma_w^2 v)^L of an atom v > 0 of d (relu, hard-tanh at L = 2: |lambda - x0|^(-1/2))."""
-        if self.law is None or self.weights != "orthogonal":
+        if self.law is None or self.weights != "orthogonal" or not self._uniform:
             return []
         points = [(self.sigma_w2 * v) ** self.depth for v, _ in self.law.atoms if v > 0]
         return [x for x in points if x < self._top * (1 - 1e-9)]  # the top edge has its own variable
 
     def cdf(self, lam) -> np.ndarray:
         """P(lambda <= lam), atoms included; continuous part integrated from the top edge."""
+        self._check_scale()
         if self._one_layer is not None:
             return self._one_layer.cdf(np.asarray(check.real_array("lam", lam), dtype=float) / self.sigma_w2)
         lam = np.asarray(check.real_array("lam", lam), dtype=float)
@@ -286,27 +381,26 @@ class JacobianSpectrum:
         table = self._cdf_table
         if table is None:
             return out.reshape(lam.shape)
-        hi, xs, pieces = table
+        hi, xs, pieces, floor = table
         (_, s_edges, s_half, s_coef, s_mass), (_, u_edges, u_half, u_coef, u_mass) = pieces
         top_total, low_total = u_mass.sum(), s_mass.sum()
         above = np.zeros(flat.shape)  # continuous mass above each point
         top = (flat >= xs) & (flat < hi)
         above[top] = _tail(1 - np.sqrt((hi - flat[top]) / (hi - xs)), u_edges, u_half, u_coef, u_mass)
-        low = (flat >= _FLOOR * hi) & (flat < xs)
+        low = (flat >= floor) & (flat < xs)
         above[low] = top_total + _tail(np.log(flat[low]), s_edges, s_half, s_coef, s_mass)
-        tiny = flat < _FLOOR * hi  # below the floor: the remaining mass as a power law lambda^beta
+        tiny = flat < floor  # below the floor: the remaining mass as a power law lambda^beta
         below = max(self._continuous_mass() - top_total - low_total, 0.0)
-        frac = (np.maximum(flat[tiny], 0.0) / (_FLOOR * hi)) ** self._floor_exponent(below)
+        frac = (np.maximum(flat[tiny], 0.0) / floor) ** self._floor_exponent(below, floor)
         above[tiny] = top_total + low_total + below * (1 - frac)
         out += np.where(flat > 0, self._continuous_mass() - above, 0.0)
         return np.clip(out, 0.0, 1.0).reshape(lam.shape)
 
-    def _floor_exponent(self, below: float) -> float:
+    def _floor_exponent(self, below: float, f: float) -> float:
         """beta of F(lambda) = F(f) (lambda/f)^beta below the floor f: the power law whose density
         f rho(f) and mass F(f) match the computed ones (beta = 1/L for relu-like spectra, whose density
         behaves like lambda^(1/L - 1) near 0); 1/L when the mass below the floor is below 1e-9, the
         accuracy of the panels above it."""
-        f = _FLOOR * self._density_top
         if below <= 1e-9:  # at the level of the panels' own error: the generic power law of the free product
             return 1.0 / self.depth
         density = float(self.pdf(np.array([f]))[0]) * f
@@ -381,6 +475,26 @@ def _tail(v, edges, half, coef, masses):
     return (at_one - at_t) * half[k] + after[k]
 
 
-def jacobian_spectrum(act, sigma_w2, sigma_b2, depth, weights="orthogonal", **kwargs) -> JacobianSpectrum:
-    """The spectrum of J J^T of a depth-L network at its fixed point (see :class:`JacobianSpectrum`)."""
-    return JacobianSpectrum(act, sigma_w2, sigma_b2, depth, weights, **kwargs)
+def jacobian_spectrum(act, sigma_w2, sigma_b2, depth, weights="orthogonal", *, q0=None, widths=None,
+                      **kwargs) -> JacobianSpectrum:
+    """The spectrum of J J^T of a depth-L network (see :class:`JacobianSpectrum`).
+
+    Parameters
+    ----------
+    act : str, callable or Activation
+    sigma_w2, sigma_b2 : float or sequence of L floats
+        Weight and bias variances, per layer if sequences.
+    depth : int
+        Number of weight layers L.
+    weights : {"orthogonal", "gaussian"} or a sequence of L of them
+    q0 : float or None
+        The input's second moment |x^0|^2 / n_0: then q^1 = sigma_w,1^2 q0 + sigma_b,1^2 and D_l is taken at q^l
+        for l = 1..L (the network as it is at each layer; docs/conventions.md §2, §4).  None: every layer at
+        the fixed point q* (the deep limit; identical layers only).
+    widths : sequence of L + 1 ints or None
+        [n_0, ..., n_L]: J is n_L x n_0 and its aspect ratios enter the free product (the spectrum of the
+        n_L x n_L matrix J J^T, with an atom at 0 where the rank allows).  None: square layers.
+    **kwargs
+        ``q`` (one variance for every layer), ``n_nodes`` (contour nodes of the law of D^2).
+    """
+    return JacobianSpectrum(act, sigma_w2, sigma_b2, depth, weights, q0=q0, widths=widths, **kwargs)
