@@ -197,10 +197,12 @@ def test_high_order_moments_overflow_to_inf_not_nan():
 
 @pytest.mark.parametrize("widths", [[10] * 21 + [1], [3, 1, 7, 2, 5, 1], [50] * 5 + [1]])
 def test_kurtosis_and_mean_field(widths):
-    """Zero bias: kurtosis 3 prod_{l<L} (1 + 5/n_l) (notes R4); E[s^l] = q^l of meanfield.variance_map."""
+    """Zero bias: Pearson kurtosis 3 prod_{l<L} (1 + 5/n_l) (notes R4), Fisher (scipy's default) 3 less;
+    E[s^l] = q^l of meanfield.variance_map."""
     net = exact.ReLUNetwork(widths, 2.0, 0.0)
     expected = 3 * np.prod([1 + 5 / n for n in widths[1:-1]])
-    assert net.output().kurtosis() == pytest.approx(expected, rel=1e-12)
+    assert net.output().kurtosis(fisher=False) == pytest.approx(expected, rel=1e-12)
+    assert net.output().kurtosis() == pytest.approx(expected - 3, rel=1e-12)
     for sb2, sw2 in [(0.0, 2.0), (0.3, 1.4)]:
         net = exact.ReLUNetwork(widths, sw2, sb2)
         q = net.mean_field()
@@ -212,7 +214,7 @@ def test_kurtosis_and_mean_field(widths):
 def test_parameter_sharing_kurtosis_and_no_atoms():
     widths = [6, 4, 5, 3, 1]
     net = exact.ReLUNetwork(widths, 1.0, 0.0, parameter_sharing=True)
-    assert net.output().kurtosis() == pytest.approx(3 * np.prod([1 + 2 / n for n in widths[1:-1]]), rel=1e-12)
+    assert net.output().kurtosis(fisher=False) == pytest.approx(3 * np.prod([1 + 2 / n for n in widths[1:-1]]), rel=1e-12)
     assert net.dead_probability() == 0.0 and math.copysign(1.0, net.dead_probability()) == 1.0  # not -0.0
     assert all(net.squared_norm(l).atom == 0.0 for l in range(1, 4))
     np.testing.assert_allclose(net.mean_field(), [1.0] * 4)  # linear template, sigma_w^2 = 1
@@ -286,7 +288,7 @@ def test_summary_states_finite_width_effects():
     np.testing.assert_allclose(s.mean, s.q, rtol=1e-12)
     assert s.median[-1] < 0.5 * s.q[-1]
     assert "mean field" in s.text and "median" in s.text
-    assert s.kurtosis[-1] == pytest.approx(3 * 2**10, rel=1e-12)
+    assert s.kurtosis[-1] == pytest.approx(3 * 2**10 - 3, rel=1e-12)  # Fisher: 3 prod(1 + 5/n) - 3
     assert str(s) == s.text
 
 
