@@ -183,11 +183,11 @@ def _figure(fig, net, mc, args):
     samples = None if mc is None else mc["sample"]
     net.plot("output", ax=ax1, samples=samples, title="one output unit $h^L_1$")
     net.plot("layers", ax=ax2, samples=samples, title="pre-activation variance $s^l$ per layer")
-    from .plotting import describe_widths
+    from .propagation import widths_text
 
     share = ", looks-linear (template $\\sigma_w^2$)" if net.parameter_sharing else ""
     mc_text = "" if mc is None else f"; Monte Carlo: {args.mc_networks} networks, seed {args.seed}"
-    fig.suptitle(f"Exact finite-width laws: widths {describe_widths(net.widths)}, $\\sigma_w^2$ = {net.sigma_w2:g}, "
+    fig.suptitle(f"Exact finite-width laws: widths {widths_text(net.widths)}, $\\sigma_w^2$ = {net.sigma_w2:g}, "
                  f"$\\sigma_b^2$ = {net.sigma_b2:g}{share}{mc_text}", fontsize=10)
     fig.tight_layout()
     try:

@@ -232,6 +232,9 @@ class PositiveLaw(Law):
             if self._cont is not None and above.any():
                 cont = self._log_scale + np.log(self._cont.cdf(self._v(x[above])))
                 out[above] = np.minimum(np.logaddexp(out[above], cont), 0.0)
+        big = out > -np.log(2.0)  # cdf > 1/2: log1p(-sf) keeps the digits of log(1 - small)
+        if big.any():
+            out[big] = np.log1p(-np.minimum(self._sf(x[big]), 1.0))
         return out
 
     def _sf(self, x):
@@ -253,6 +256,9 @@ class PositiveLaw(Law):
         if above.any():
             with np.errstate(divide="ignore"):
                 out[above] = self._log_scale + np.log(self._cont.sf(self._v(x[above])))
+        big = (out > -np.log(2.0)) & (x >= self.c0)  # sf > 1/2: log1p(-cdf)
+        if big.any():
+            out[big] = np.log1p(-np.minimum(self._cdf(x[big]), 1.0))
         return out
 
     def _solve(self, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:

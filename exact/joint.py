@@ -33,13 +33,15 @@ __all__ = ["OutputVectorLaw", "TwoInputLaw"]
 _CHUNK = 2_000_000
 
 
-def _draws(size) -> tuple[tuple, int]:
+def _draws(size, per_draw: int) -> tuple[tuple, int]:
+    """(shape, number of draws) of ``size``, refused beyond MAX_SAMPLES numbers in all."""
     shape = (size,) if np.ndim(size) == 0 else tuple(size)
     n = 1
     for s in shape:
         n *= check.positive_int("size", s)
-    if n > MAX_SAMPLES:
-        raise ParameterError(f"size asks for {n} draws; at most {MAX_SAMPLES} per call are allowed, got size={size!r}")
+    if n * per_draw > MAX_SAMPLES:
+        raise ParameterError(f"size={check.shown(size)} asks for {n} draws of {per_draw} numbers; at most "
+                             f"{MAX_SAMPLES} numbers per call are allowed (draw in batches)")
     return shape, n
 
 
@@ -107,7 +109,7 @@ class OutputVectorLaw:
 
     def rvs(self, size=1, random_state=None) -> np.ndarray:
         """Draws of shape (*size, n_L): s^L from the exact chain, then sqrt(s^L) times n_L standard normals."""
-        shape, n = _draws(size)
+        shape, n = _draws(size, self.dim)
         rng = random_generator(random_state)
         s = self._net._chain(rng, n, "s", self._net.depth)
         return (np.sqrt(s)[:, None] * rng.standard_normal((n, self.dim))).reshape(shape + (self.dim,))
@@ -142,7 +144,7 @@ class TwoInputLaw:
         if net.depth != 1:
             raise ParameterError(
                 f"the joint law of two inputs' outputs is exact only for one weight layer (widths [n_0, n_L]); "
-                f"widths {net.widths} have {net.depth} (for L >= 2 it depends on the random Gram matrix of the "
+                f"these widths have {net.depth} (for L >= 2 it depends on the random Gram matrix of the "
                 "last hidden layer, a three-number Markov chain that is not computed: use Monte Carlo)"
             )
         n0 = net.widths[0]
@@ -185,7 +187,7 @@ class TwoInputLaw:
 
     def rvs(self, size=1, random_state=None) -> np.ndarray:
         """Draws of shape (*size, 2, n_L): [h^L(x), h^L(x')]."""
-        shape, n = _draws(size)
+        shape, n = _draws(size, 2 * self.dim)
         rng = random_generator(random_state)
         w, v = np.linalg.eigh(self.gram)
         root = v * np.sqrt(np.maximum(w, 0.0))

@@ -273,6 +273,9 @@ class ScaleMixtureLaw(Law):
         out[upper] = self._log_scale + self._log_tail(x[upper])
         if self.family.symmetric and (~upper).any():
             out[~upper] = np.log1p(-self._scale * self._tail(x[~upper]))
+        big = out > -math.log(2.0)  # sf > 1/2: log1p(-cdf) keeps the digits of log(1 - small)
+        if big.any() and not self.family.symmetric:
+            out[big] = np.log1p(-np.minimum(self._cdf(x[big]), 1.0))
         return out
 
     def _logcdf(self, x):

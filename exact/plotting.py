@@ -4,36 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_network", "describe_widths"]
+from .propagation import widths_text
 
-
-def describe_widths(widths) -> str:
-    """Widths with runs written as [n]*k: [10, 10, 10, 1] -> "[10]*3 + [1]"; short lists as they are."""
-    runs = []
-    for n in widths:
-        if runs and runs[-1][0] == n:
-            runs[-1][1] += 1
-        else:
-            runs.append([n, 1])
-    if all(k < 3 for _, k in runs):
-        return "[" + ", ".join(str(n) for n in widths) + "]"
-    parts, plain = [], []
-    for n, k in runs:
-        if k >= 3:
-            if plain:
-                parts.append("[" + ", ".join(plain) + "]")
-                plain = []
-            parts.append(f"[{n}]*{k}")
-        else:
-            plain.extend([str(n)] * k)
-    if plain:
-        parts.append("[" + ", ".join(plain) + "]")
-    return " + ".join(parts)
+__all__ = ["plot_network"]
 
 
 def _title(net, n_networks: int | None) -> str:
     share = ", looks-linear (template $\\sigma_w^2$)" if net.parameter_sharing else ""
-    text = f"widths {describe_widths(net.widths)}, $\\sigma_w^2$ = {net.sigma_w2:g}, $\\sigma_b^2$ = {net.sigma_b2:g}{share}"
+    text = f"widths {widths_text(net.widths)}, $\\sigma_w^2$ = {net.sigma_w2:g}, $\\sigma_b^2$ = {net.sigma_b2:g}{share}"
     return text + (f"\nMonte Carlo: {n_networks} networks" if n_networks else "")
 
 

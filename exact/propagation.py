@@ -32,7 +32,7 @@ from meanfield.errors import ParameterError
 
 from .grid import TAIL_MASS, LogGammaMixture, SourcePoints
 
-__all__ = ["Layer", "Propagation", "MARKOV_ORDERS", "MAX_NODES", "MAX_WORK"]
+__all__ = ["Layer", "Propagation", "MARKOV_ORDERS", "MAX_NODES", "MAX_WORK", "widths_text"]
 
 #: orders of the exact moments used for the Markov bounds of the grids' upper ends
 MARKOV_ORDERS = 64
@@ -42,6 +42,30 @@ DENSE_ELEMENTS = 16_000_000
 MAX_NODES = 2**19
 #: most kernel evaluations (node x source pairs, or multiply-adds of the lattice convolutions) in all
 MAX_WORK = 4e9
+
+
+def widths_text(widths) -> str:
+    """Widths with runs written as [n]*k: [10, 10, 10, 1] -> "[10]*3 + [1]"; short lists as they are."""
+    runs = []
+    for n in widths:
+        if runs and runs[-1][0] == n:
+            runs[-1][1] += 1
+        else:
+            runs.append([n, 1])
+    if all(k < 3 for _, k in runs):
+        return "[" + ", ".join(str(n) for n in widths) + "]"
+    parts, plain = [], []
+    for n, k in runs:
+        if k >= 3:
+            if plain:
+                parts.append("[" + ", ".join(plain) + "]")
+                plain = []
+            parts.append(f"[{n}]*{k}")
+        else:
+            plain.extend([str(n)] * k)
+    if plain:
+        parts.append("[" + ", ".join(plain) + "]")
+    return " + ".join(parts)
 
 
 @dataclass
@@ -153,8 +177,9 @@ class Propagation:
             log_sw2 = np.log(self.sw2)
             log_n = -t * np.log(self.s1)  # log E[s_1^-t]
             lo = np.empty(len(hidden))
+            negative = {n: self.kernels[n].negative_moment(t) for n in set(hidden)}
             for i, n in enumerate(hidden):
-                log_mneg = log_n + self.kernels[n].negative_moment(t)
+                log_mneg = log_n + negative[n]
                 bound = (log_eps[i] - log_mneg) / t
                 lo[i] = np.max(np.where(np.isfinite(bound), bound, -np.inf))
                 via_m = -t * log_sw2 + log_mneg
@@ -180,7 +205,7 @@ class Propagation:
         worst = int(np.argmax(nodes))
         if nodes[worst] > MAX_NODES or work.sum() > MAX_WORK:
             raise ParameterError(
-                f"widths {self.widths}: the exact grids would need {nodes[worst]:.3g} nodes in hidden layer "
+                f"widths {widths_text(self.widths)}: the exact grids would need {nodes[worst]:.3g} nodes in hidden layer "
                 f"{worst + 1} and {work.sum():.3g} kernel evaluations in all; allowed are at most {MAX_NODES} "
                 f"nodes per layer and {MAX_WORK:.3g} evaluations.  The grid step ({steps[worst]:.3g} in log M) "
                 "is set by the widest layers, the range by the narrowest and by the depth: use fewer layers "

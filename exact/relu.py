@@ -51,7 +51,7 @@ from .grid import LogGammaMixture, grid_step
 from .joint import OutputVectorLaw, TwoInputLaw
 from .mixtures import NORMAL, ScaleMixtureLaw
 from .moments import log_moments_chain, log_variances_chain
-from .propagation import MARKOV_ORDERS, Propagation
+from .propagation import MARKOV_ORDERS, Propagation, widths_text
 
 __all__ = ["ReLUNetwork", "NetworkSample", "NetworkSummary", "MAX_WIDTH", "MAX_DEPTH"]
 
@@ -193,9 +193,9 @@ class ReLUNetwork:
             if self.sigma_b2 > 0 and self.depth * float(jmax) ** 2 > MAX_MOMENT_WORK and jmax > MARKOV_ORDERS:
                 kmax = int(np.sqrt(MAX_MOMENT_WORK / self.depth))
                 raise ParameterError(
-                    f"moment order {jmax} of a network with {self.depth} weight layers and bias costs L k^2 = "
-                    f"{self.depth * float(jmax) ** 2:.3g} operations; at most {MAX_MOMENT_WORK:.3g} are allowed "
-                    f"(k <= {kmax} here)"
+                    f"this moment needs E[s^j] up to j = {jmax}, which for {self.depth} weight layers with bias "
+                    f"costs L j^2 = {self.depth * float(jmax) ** 2:.3g} operations; at most {MAX_MOMENT_WORK:.3g} "
+                    f"are allowed (j <= {kmax} here: moment orders up to {kmax} of s^l and |x^l|^2, {2 * kmax} of the outputs)"
                 )
             jmax = max(jmax, 8)
             self._log_s, self._log_m = log_moments_chain(
@@ -220,7 +220,7 @@ class ReLUNetwork:
             return check.positive_int("l", l, 1, last)
         except ParameterError:
             raise ParameterError(
-                f"l must be a layer number 1..{last} for {what} of a network with widths {self.widths}, "
+                f"l must be a layer number 1..{last} for {what} of a network with widths {widths_text(self.widths)}, "
                 f"got {check.shown(l)}"
             ) from None
 
@@ -312,7 +312,7 @@ class ReLUNetwork:
 
     def _describe(self) -> str:
         share = ", parameter sharing (template sigma_w2)" if self.parameter_sharing else ""
-        return f"widths {self.widths}, sigma_w2={self.sigma_w2:g}, sigma_b2={self.sigma_b2:g}{share}"
+        return f"widths {widths_text(self.widths)}, sigma_w2={self.sigma_w2:g}, sigma_b2={self.sigma_b2:g}{share}"
 
     def __repr__(self) -> str:
         return f"ReLUNetwork({self._describe()}, input_norm2={self.input_norm2:g})"
@@ -420,13 +420,13 @@ class ReLUNetwork:
         per_net = max(a * b for a, b in zip(self.widths[:-1], self.widths[1:])) * factor
         if per_net > MC_MATRIX_ELEMENTS:
             raise ParameterError(
-                f"Monte Carlo of widths {self.widths} needs a weight matrix of {per_net} entries; at most "
+                f"Monte Carlo of widths {widths_text(self.widths)} needs a weight matrix of {per_net} entries; at most "
                 f"{MC_MATRIX_ELEMENTS} per matrix are allowed"
             )
         record = n_networks * (2 * L + self.widths[-1])
         if record > MC_RECORD_ELEMENTS:
             raise ParameterError(
-                f"n_networks={n_networks} records {record} numbers for widths {self.widths}; at most "
+                f"n_networks={n_networks} records {record} numbers for widths {widths_text(self.widths)}; at most "
                 f"{MC_RECORD_ELEMENTS} are allowed (n_networks <= {MC_RECORD_ELEMENTS // (2 * L + self.widths[-1])} here)"
             )
         rng = check.generator(seed)

@@ -169,15 +169,37 @@ class Law:
             hi = np.where(high, hi + np.maximum(1.0, np.abs(hi)), hi)
         return lo, hi
 
+    def _invert(self, upper: bool, level):
+        """Smallest x with cdf(x) >= level (sf(x) <= level if ``upper``), solved on log cdf (on -log sf)
+        by safeguarded Newton, fast also far in the tails; snapped onto an atom's location when the
+        solution is that jump."""
+        if upper:
+            F = lambda x: -self._logsf(x)  # noqa: E731 - increasing
+            target = -np.log(level)
+            dF = lambda x: np.exp(self._logpdf(x) - self._logsf(x))  # noqa: E731
+        else:
+            F, target = self._logcdf, np.log(level)
+            dF = lambda x: np.exp(self._logpdf(x) - self._logcdf(x))  # noqa: E731
+        lo, hi = self._brackets(F, target)
+        with np.errstate(invalid="ignore", over="ignore"):
+            x = newton_bisect(F, dF, target, lo, hi, 0.5 * (lo + hi))
+        for loc, _ in self.atoms:
+            near = np.abs(x - loc) <= 1e-12 * (1.0 + abs(loc))
+            if near.any():
+                x = np.where(near & (F(np.full(x.size, loc)) >= target), loc, x)
+        return x
+
     def _ppf(self, p):
         out = np.empty(p.size)
         lo_s, hi_s = self.support()
         out[p == 0] = lo_s
         out[p == 1] = hi_s
-        inner = (p > 0) & (p < 1)
-        if inner.any():
-            lo, hi = self._brackets(self._cdf, p[inner])
-            out[inner] = newton_bisect(self._cdf, self._pdf, p[inner], lo, hi, 0.5 * (lo + hi))
+        low = (p > 0) & (p <= 0.5)
+        if low.any():
+            out[low] = self._invert(False, p[low])
+        high = (p > 0.5) & (p < 1)  # solved on sf = 1 - p (exact in double), accurate near p = 1
+        if high.any():
+            out[high] = self._invert(True, 1.0 - p[high])
         return out
 
     def _isf(self, q):
@@ -185,11 +207,12 @@ class Law:
         lo_s, hi_s = self.support()
         out[q == 0] = hi_s
         out[q == 1] = lo_s
-        inner = (q > 0) & (q < 1)
-        if inner.any():
-            F = lambda x: -self._sf(x)  # noqa: E731 - increasing
-            lo, hi = self._brackets(F, -q[inner])
-            out[inner] = newton_bisect(F, self._pdf, -q[inner], lo, hi, 0.5 * (lo + hi))
+        low = (q > 0) & (q <= 0.5)
+        if low.any():
+            out[low] = self._invert(True, q[low])
+        high = (q > 0.5) & (q < 1)
+        if high.any():
+            out[high] = self._invert(False, 1.0 - q[high])
         return out
 
     def _central_moment(self, k: int) -> float:
