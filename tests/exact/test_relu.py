@@ -326,3 +326,23 @@ def test_bad_layer_and_probability():
         net.squared_norm(1).cdf(np.nan)
     with pytest.raises(ParameterError):
         net.sample(0)
+
+
+def test_plot_returns_the_axes_and_forwards_kwargs():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    net = exact.ReLUNetwork([4, 3, 3, 2], 2.0, 0.1)
+    sample = net.sample(200, seed=0)
+    ax = net.plot(samples=sample, color="C4", linestyle=":", label="mine")
+    line = next(l for l in ax.get_lines() if l.get_label() == "mine")
+    assert line.get_color() == "C4" and line.get_linestyle() == ":"
+    title = ax.get_title()
+    assert "[4, 3, 3, 2]" in title and "sigma_w^2$ = 2" in title and "sigma_b^2$ = 0.1" in title and "200 networks" in title
+    _, other = plt.subplots()
+    assert net.plot("layers", ax=other, samples=sample) is other
+    plt.close("all")
+    with pytest.raises(ParameterError, match="kind"):
+        net.plot("spectrum")
