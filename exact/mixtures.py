@@ -222,16 +222,11 @@ class ScaleMixtureLaw(Law):
         out = np.zeros(x.size)
         if not self._psi.size:
             return out
-        inside = (x != 0) if self.family.symmetric else (x > 0)
-        out[inside] = self._scale * self._density(x[inside])
-        zero = x == 0
-        if zero.any():
-            m = getattr(self.family, "m", 0)
-            if self._pdf0_infinite or m == 1:
-                out[zero] = np.inf
-            elif self.family.symmetric or m == 2:
-                out[zero] = self._scale * self._density(np.zeros(1))[0] if self.family.symmetric else \
-                    self._scale * 0.5 * float(np.sum(self._w * self._c))
+        inside = np.full(x.size, True) if self.family.symmetric else (x >= 0)
+        with np.errstate(invalid="ignore"):
+            out[inside] = self._scale * self._density(x[inside])  # at 0: f_Z(0) sum_j W_j c_j
+        if self._pdf0_infinite and (self.family.symmetric or self.family.m <= 2):
+            out[x == 0] = np.inf  # E[s^{-1/2}] (E[s^{-1}]) = inf
         return out
 
     def _logpdf(self, x):

@@ -30,7 +30,7 @@ import numpy as np
 
 from meanfield.errors import ParameterError
 
-from .grid import TAIL_MASS, LogGammaMixture, SourcePoints
+from .grid import TAIL_MASS, SourcePoints
 
 __all__ = ["Layer", "Propagation", "MARKOV_ORDERS", "MAX_NODES", "MAX_WORK", "widths_text"]
 

@@ -429,6 +429,12 @@ class ReLUNetwork:
                 f"n_networks={n_networks} records {record} numbers for widths {widths_text(self.widths)}; at most "
                 f"{MC_RECORD_ELEMENTS} are allowed (n_networks <= {MC_RECORD_ELEMENTS // (2 * L + self.widths[-1])} here)"
             )
+        q = self.mean_field()
+        if not np.all(np.isfinite(q)):
+            raise ParameterError(
+                f"Monte Carlo of {self._describe()}: the signal overflows double precision (q^{int(np.argmin(np.isfinite(q))) + 1} "
+                "= inf), so sampled networks give inf/nan; the exact laws (computed in log scale) still apply"
+            )
         rng = check.generator(seed)
         batch = int(max(1, min(n_networks, _MC_ELEMENTS // per_net)))
         x0 = np.full(self.widths[0], np.sqrt(self.input_norm2 / self.widths[0]))
@@ -444,13 +450,14 @@ class ReLUNetwork:
             else:
                 layers = mfsim.sample_layers(rng, self.widths, self.sigma_w2, self.sigma_b2, "gaussian", b)
             s_all[rows, 0] = self.s1
-            for l, (_, _, h) in enumerate(mfsim.propagate("relu", layers, x0), start=1):
-                if l == L:
-                    f_all[rows] = h
-                    break
-                y = np.sum(np.maximum(h, 0.0) ** 2, axis=-1)
-                y_all[rows, l - 1] = y
-                s_all[rows, l] = self.sigma_b2 + self.sigma_w2 * y / self.widths[l]
+            with np.errstate(over="ignore", invalid="ignore"):  # beyond the double range: inf, as the laws
+                for l, (_, _, h) in enumerate(mfsim.propagate("relu", layers, x0), start=1):
+                    if l == L:
+                        f_all[rows] = h
+                        break
+                    y = np.sum(np.maximum(h, 0.0) ** 2, axis=-1)
+                    y_all[rows, l - 1] = y
+                    s_all[rows, l] = self.sigma_b2 + self.sigma_w2 * y / self.widths[l]
         return NetworkSample(preactivation_variance=s_all, squared_norm=y_all, output=f_all[:, 0], outputs=f_all)
 
 

@@ -23,6 +23,7 @@ from meanfield.laws import MAX_MOMENT_ORDER, MAX_SAMPLES
     (lambda: exact.ReLUNetwork([10**4, 10**4, 1]).sample(2), "per matrix"),
     (lambda: exact.ReLUNetwork([3, 4, 1]).sample(10**9), "n_networks <="),
     (lambda: exact.ReLUNetwork([3, 4, 1]).squared_norm(2**70), "l must be a layer number 1..1"),
+    (lambda: exact.ReLUNetwork([5, 5, 5, 1], 1e300, 1e300).sample(10), "overflows double precision"),
 ])
 def test_refusals_name_the_input_and_the_limit(make, fragment):
     with pytest.raises(ParameterError) as info:
