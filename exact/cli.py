@@ -30,13 +30,12 @@ import csv
 import io
 import json
 import math
-import os
 import sys
 
 import numpy as np
 
 from meanfield import __version__
-from meanfield.cli import _fmt, _new_figure, _Parser, _real, _run, _table
+from meanfield.cli import _MAX_DPI, _fmt, _new_figure, _Parser, _quoted, _real, _run, _save_figure, _table, _UsageError
 from meanfield.errors import ParameterError
 from meanfield.validation import shown
 
@@ -49,8 +48,6 @@ QUANTILES = (0.05, 0.5, 0.95)
 KS_ALPHA = 1e-3
 #: default seed of the Monte Carlo
 DEFAULT_SEED = 0
-#: allowed resolution of raster figures (the 11 x 4.5 inch figure at 1200 dpi is 71 Mpixel)
-DPI_RANGE = (10.0, 1200.0)
 
 _JSON_NOTE = (
     "JSON output: every number is a JSON number; a value that is undefined (e.g. a kurtosis 0/0) or "
@@ -73,11 +70,11 @@ def _widths(text: str) -> list[int]:
         widths = [int(p) for p in parts]
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers N0,N1,...,NL such as 10,10,10,1, got {shown(text)}"
+            f"expected comma-separated integers N0,N1,...,NL such as 10,10,10,1, got {_quoted(text)}"
         ) from None
     if len(widths) < 2 or min(widths) < 1:
         raise argparse.ArgumentTypeError(
-            f"expected at least two widths N0,...,NL, each >= 1 (the input and one layer), got {shown(text)}"
+            f"expected at least two widths N0,...,NL, each >= 1 (the input and one layer), got {_quoted(text)}"
         )
     return widths
 
@@ -87,7 +84,7 @@ def _count(text: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {shown(text)}") from None
+        raise argparse.ArgumentTypeError(f"expected an integer, got {_quoted(text)}") from None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -166,17 +163,6 @@ def _json_object(values: dict) -> dict:
 # ----------------------------------------------------------------------------------------------
 # the command
 # ----------------------------------------------------------------------------------------------
-def _check_out(args):
-    """The figure's file: a known image extension, a writable existing folder, not a folder itself."""
-    if os.path.isdir(args.out):
-        raise ParameterError(f"--out must name an image file, but {shown(args.out)} is a folder")
-    fig = _new_figure(args.out)
-    folder = os.path.dirname(os.path.abspath(args.out))
-    if not os.access(folder, os.W_OK) or (os.path.exists(args.out) and not os.access(args.out, os.W_OK)):
-        raise ParameterError(f"--out: cannot write {shown(args.out)} (no write permission)")
-    return fig
-
-
 def _figure(fig, net, mc, args):
     fig.set_size_inches(12, 5.2)
     ax1, ax2 = fig.subplots(1, 2)
@@ -190,10 +176,7 @@ def _figure(fig, net, mc, args):
     fig.suptitle(f"Exact finite-width laws: widths {widths_text(net.widths)}, $\\sigma_w^2$ = {net.sigma_w2:g}, "
                  f"$\\sigma_b^2$ = {net.sigma_b2:g}{share}{mc_text}", fontsize=10)
     fig.tight_layout()
-    try:
-        fig.savefig(args.out, dpi=args.dpi)
-    except (OSError, ValueError, MemoryError) as exc:
-        raise ParameterError(f"--out: could not write {shown(args.out)}: {exc}") from None
+    _save_figure(fig, args.out, args.dpi)
 
 
 def _cmd_relu(args) -> int:
@@ -209,9 +192,9 @@ def _cmd_relu(args) -> int:
     if args.monte_carlo is not None:
         print(f"{PROG}: warning: --monte-carlo is deprecated and will be removed in the next release; "
               "use --mc-networks", file=sys.stderr)
-    if not DPI_RANGE[0] <= args.dpi <= DPI_RANGE[1]:
-        raise ParameterError(f"--dpi must be in [{DPI_RANGE[0]:g}, {DPI_RANGE[1]:g}], got {args.dpi!r}")
-    fig = _check_out(args) if args.out else None  # check the file name before any work
+    if args.out is None and not 0 < args.dpi <= _MAX_DPI:  # with --out, _new_figure checks it
+        raise _UsageError(f"argument --dpi: must lie in (0, {_MAX_DPI}], got {args.dpi!r}")
+    fig = _new_figure(args.out, args.dpi) if args.out else None  # check the file name before any work
     net = ReLUNetwork(args.widths, sigma_w2=args.sigma_w2, sigma_b2=args.sigma_b2,
                       input_norm2=args.input_norm2, parameter_sharing=args.parameter_sharing)
     mc = _monte_carlo(net, args.mc_networks, args.seed, args.progress) if args.mc_networks is not None else None
@@ -318,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--csv", action="store_true", help="print the per-layer table as CSV")
     p.add_argument("--out", metavar="FILE.png", help="save a figure; the format follows the extension")
     p.add_argument("--dpi", type=_real, default=150.0,
-                   help=f"resolution of raster images, {DPI_RANGE[0]:g} to {DPI_RANGE[1]:g} (default 150)")
+                   help=f"resolution of raster images, in (0, {_MAX_DPI}] (default 150)")
     p.set_defaults(func=_cmd_relu)
     return parser
 

@@ -28,8 +28,8 @@ norm-preserving linear template).
 
 Sizes are checked before anything is allocated: widths up to MAX_WIDTH, at most MAX_DEPTH weight
 layers, grids within :data:`exact.propagation.MAX_NODES` / :data:`exact.propagation.MAX_WORK`, moment
-orders up to :data:`meanfield.laws.MAX_MOMENT_ORDER`, Monte Carlo within MC_MATRIX_ELEMENTS per weight
-matrix and MC_RECORD_ELEMENTS per record; a bad size raises ParameterError saying what is allowed.
+orders up to :data:`meanfield.laws.MAX_MOMENT_ORDER`, Monte Carlo within half the machine's memory
+(:func:`meanfield.validation.memory`); a bad size raises ParameterError saying what is allowed.
 """
 from __future__ import annotations
 
@@ -63,10 +63,6 @@ MAX_DEPTH = 10_000
 MAX_MOMENT_WORK = 2e8
 #: elements per stacked weight array in Monte Carlo batches (~32 MB of float64)
 _MC_ELEMENTS = 4_000_000
-#: Monte Carlo: most entries of one physical weight matrix (float64: 200 MB)
-MC_MATRIX_ELEMENTS = 25_000_000
-#: Monte Carlo: most entries of the returned record, n_networks x (2 L) (float64: 800 MB)
-MC_RECORD_ELEMENTS = 100_000_000
 
 
 class NetworkSample(dict):
@@ -399,7 +395,7 @@ class ReLUNetwork:
         Parameters
         ----------
         n_networks : int
-            At least 1; n_networks (2 L + n_L) <= MC_RECORD_ELEMENTS.
+            At least 1; the record (8 n_networks (2 L + n_L) bytes) must fit in half the machine's memory.
         seed : int, SeedSequence, Generator or None
             One stream for all batches (results depend on n_networks only through the batch split).
         progress : bool
@@ -418,17 +414,9 @@ class ReLUNetwork:
         L = self.depth
         factor = 4 if self.parameter_sharing else 1
         per_net = max(a * b for a, b in zip(self.widths[:-1], self.widths[1:])) * factor
-        if per_net > MC_MATRIX_ELEMENTS:
-            raise ParameterError(
-                f"Monte Carlo of widths {widths_text(self.widths)} needs a weight matrix of {per_net} entries; at most "
-                f"{MC_MATRIX_ELEMENTS} per matrix are allowed"
-            )
-        record = n_networks * (2 * L + self.widths[-1])
-        if record > MC_RECORD_ELEMENTS:
-            raise ParameterError(
-                f"n_networks={n_networks} records {record} numbers for widths {widths_text(self.widths)}; at most "
-                f"{MC_RECORD_ELEMENTS} are allowed (n_networks <= {MC_RECORD_ELEMENTS // (2 * L + self.widths[-1])} here)"
-            )
+        # one network's largest weight matrix (and its Gaussian draws), and the record of all networks
+        check.memory(f"Monte Carlo of widths {widths_text(self.widths)} (one weight matrix)", 3 * 8.0 * per_net)
+        check.memory(f"the Monte Carlo record of {n_networks} networks", 8.0 * n_networks * (2 * L + self.widths[-1]))
         q = self.mean_field()
         if not np.all(np.isfinite(q)):
             raise ParameterError(

@@ -18,6 +18,7 @@ straddles it; within 2h of an undeclared kink the derivatives are wrong.
 """
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from functools import lru_cache
@@ -26,18 +27,14 @@ from typing import Callable, Mapping
 
 import numpy as np
 import sympy as sp
-from scipy import special
+from scipy import optimize, special
 
+from . import validation as check
 from .errors import ActivationError, FormulaError
-from .formula import NormalCDF, X, parse_formula
+from .formula import MAX_NODES, SELU_ALPHA, _short, SELU_SCALE, Sigmoid, Softplus, X, parse_formula, tree_size
+from .numeric import ArrayFn, numpy_function
 
 __all__ = ["Activation", "activation", "BUILTIN_NAMES", "SELU_SCALE", "SELU_ALPHA"]
-
-#: Klambauer et al. 2017 self-normalizing constants (lambda, alpha) to 30 digits.
-SELU_SCALE = 1.0507009873554804934193349852946
-SELU_ALPHA = 1.6732632423543772848170429916717
-
-ArrayFn = Callable[[np.ndarray], np.ndarray]
 _TINY = 1e-200  # one-sided limits at a kink at 0: phi'(+-1e-200) equals phi'(0+-) to the last bit
 
 
@@ -94,6 +91,25 @@ class Activation:
             return float((left**2 + right**2) / 2)
         return float(self.dphi(np.array([0.0]))[0] ** 2)
 
+    @functools.cached_property
+    def scale_free_derivative(self) -> bool:
+        """phi'(c x) = phi'(x) for every c > 0 (linear, relu, leaky relu, abs, and their shifts): then
+        D(q) = E[phi'(sqrt(q) z)^2] and the Jacobian spectrum do not depend on q.  Checked exactly on
+        50 points from 1e-3 to 1e3 of both signs, scaled by 1e-3, 7 and 1e3."""
+        x = np.concatenate([-np.logspace(-3, 3, 25), np.logspace(-3, 3, 25)])
+        with np.errstate(all="ignore"):
+            base = np.broadcast_to(np.asarray(self.dphi(x), dtype=float), x.shape)
+            return bool(np.all(np.isfinite(base))) and all(
+                np.array_equal(np.broadcast_to(np.asarray(self.dphi(c * x), dtype=float), x.shape), base)
+                for c in (1e-3, 7.0, 1e3)
+            )
+
+    @property
+    def homogeneous(self) -> bool:
+        """phi(c x) = c phi(x) for c > 0 (phi' scale-free and phi(0) = 0): then V(q) = D q with the
+        constant D = E[phi'(z)^2], and the variance map is linear (docs/conventions.md §2)."""
+        return self.phi0 == 0.0 and self.scale_free_derivative
+
     @property
     def is_smooth(self) -> bool:
         """True when phi has no kinks (analytic built-ins and kink-free formulas)."""
@@ -123,9 +139,12 @@ def _exact(value: float) -> sp.Expr:
     """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.integer, np.floating)):
         raise ActivationError(f"a parameter must be a real number, got {value!r} ({type(value).__name__})")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:
+        value = math.inf
     if not math.isfinite(value):
-        raise ActivationError(f"a parameter must be finite, got {value!r}")
+        raise ActivationError(f"a parameter must be finite, got {check.shown(value)}")
     rational = sp.nsimplify(value, rational=True)
     return rational if rational.q < 10**6 else sp.Float(value, 17)
 
@@ -189,11 +208,35 @@ def _builtin_sigmoid(p):
     def d2(x):  # sigma'' = sigma' (1 - 2 sigma) = -sigma' tanh(x/2)
         return -_logistic_slope(x) * np.tanh(np.asarray(x) / 2)
 
-    return 1 / (1 + sp.exp(-X)), special.expit, _logistic_slope, d2, ()
+    return Sigmoid(X), special.expit, _logistic_slope, d2, ()
 
 
 def _builtin_softplus(p):
-    return sp.log(1 + sp.exp(X)), lambda x: np.logaddexp(0.0, x), special.expit, _logistic_slope, ()
+    return Softplus(X), lambda x: np.logaddexp(0.0, x), special.expit, _logistic_slope, ()
+
+
+def _builtin_mish(p):
+    """mish(x) = x tanh(softplus(x)) (Misra 2019), with t = tanh(s), s = softplus(x), sigma = expit(x):
+    phi' = t + x sech^2(s) sigma,  phi'' = sech^2(s) sigma (2 + x (1 - sigma - 2 t sigma))."""
+
+    def parts(x):
+        x = np.asarray(x, dtype=float)
+        s = np.logaddexp(0.0, x)
+        return x, np.tanh(s), _sech2(s), special.expit(x)
+
+    def phi(x):
+        x, t, _, _ = parts(x)
+        return x * t
+
+    def dphi(x):
+        x, t, sech2, sig = parts(x)
+        return t + x * sech2 * sig
+
+    def d2phi(x):
+        x, t, sech2, sig = parts(x)
+        return sech2 * sig * (2.0 + x * (special.expit(-x) - 2.0 * t * sig))
+
+    return X * sp.tanh(Softplus(X)), phi, dphi, d2phi, ()
 
 
 def _elu_like(scale: float, alpha: float):
@@ -247,7 +290,7 @@ def _builtin_silu(p):
         x = np.asarray(x, dtype=float)
         return _logistic_slope(x) * (2.0 - x * np.tanh(x / 2))
 
-    return X / (1 + sp.exp(-X)), lambda x: np.asarray(x) * special.expit(x), dphi, d2phi, ()
+    return X * Sigmoid(X), lambda x: np.asarray(x) * special.expit(x), dphi, d2phi, ()
 
 
 def _builtin_sin(p):
@@ -268,6 +311,7 @@ _BUILTINS: dict[str, tuple] = {
     "elu": (_builtin_elu, {"alpha": 1.0}, "selu"),
     "gelu": (_builtin_gelu, {}, "gelu"),
     "silu": (_builtin_silu, {}, None),
+    "mish": (_builtin_mish, {}, None),
     "sin": (_builtin_sin, {}, "sin"),
 }
 _ALIASES = {"swish": "silu", "identity": "linear", "logistic": "sigmoid", "hard_tanh": "hardtanh"}
@@ -286,10 +330,14 @@ def _check_params(name: str, defaults: Mapping[str, float], given: Mapping[str, 
     params = dict(defaults)
     for key, value in given.items():
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-            raise ActivationError(f"parameter {key}={value!r} of {name!r} must be a real number")
-        if not math.isfinite(float(value)):
-            raise ActivationError(f"parameter {key}={value!r} of {name!r} must be finite")
-        params[key] = float(value)
+            raise ActivationError(f"parameter {key}={check.shown(value)} of {name!r} must be a real number")
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            raise ActivationError(f"parameter {key}={check.shown(value)} of {name!r} must be a finite number")
+        params[key] = number
     if name == "leaky_relu" and not 0.0 <= params["slope"] <= 1.0:
         raise ActivationError(f"leaky_relu slope must lie in [0, 1], got {params['slope']}")
     if name in ("selu", "elu") and (params["alpha"] < 0 or params.get("scale", 1.0) <= 0):
@@ -315,20 +363,40 @@ def _cached_builtin(name: str, items: tuple) -> Activation:
 # user formulas
 # ----------------------------------------------------------------------------------------------
 _KINK_FUNCTIONS = (sp.Abs, sp.Heaviside, sp.sign)
+_W = sp.Wild("w")
+# kink search: exact grid points (multiples of 1/20 up to 100, 0, a geometric grid to 1e6)
+_LINEAR = np.arange(-2000, 2001) / 20.0
+_GEOMETRIC = np.geomspace(1e-6, 1e6, 1201)
+_KINK_GRID = np.unique(np.concatenate([_LINEAR, _GEOMETRIC, -_GEOMETRIC]))
+_MAX_KINKS = 100
 
 
-def _lambdify(expr: sp.Expr) -> ArrayFn:
-    fn = sp.lambdify(X, expr, modules=[{NormalCDF.__name__: special.ndtr}, "scipy", "numpy"])
-
-    def vectorized(x):
-        x = np.asarray(x, dtype=float)
-        return np.broadcast_to(np.asarray(fn(x), dtype=float), x.shape).copy()
-
-    return vectorized
+def _real_roots(eq: sp.Expr) -> list[float]:
+    """Real roots of eq(x) = 0: numpy.roots for polynomials, else sign changes on a grid refined by
+    brentq (roots beyond |x| = 1e6, or closer together than the grid, are not break points anyone needs)."""
+    if eq.is_polynomial(X):
+        coeffs = [float(c) for c in sp.Poly(eq, X).all_coeffs()]
+        roots = np.roots(coeffs) if len(coeffs) > 1 else np.array([])
+        real = roots[np.abs(roots.imag) <= 1e-9 * (1.0 + np.abs(roots.real))].real
+        values = lambda t: np.polyval(coeffs, t)  # noqa: E731
+        candidates = sorted(float(r) + 0.0 for r in real)
+    else:
+        values = numpy_function(eq)
+        candidates = []
+    g = values(_KINK_GRID)
+    exact = _KINK_GRID[g == 0]
+    change = np.nonzero((np.sign(g[:-1]) * np.sign(g[1:])) < 0)[0]
+    found = [float(v) + 0.0 for v in exact]
+    for i in change:
+        lo, hi = _KINK_GRID[i], _KINK_GRID[i + 1]
+        near = [r for r in candidates if lo <= r <= hi]
+        found += near or [optimize.brentq(lambda t: float(values(np.array([t]))[0]), lo, hi, xtol=1e-300)]
+    return found + [r for r in candidates if abs(r) > 1e6]
 
 
 def _formula_kinks(expr: sp.Expr) -> tuple[float, ...]:
-    """Real points where a Max/Min/Abs/Heaviside/sign inside ``expr`` switches branch."""
+    """Real points where a Max/Min/Abs/Heaviside/sign inside ``expr`` switches branch (the closest
+    :data:`_MAX_KINKS` to 0)."""
     equations = []
     for node in sp.preorder_traversal(expr):
         if isinstance(node, _KINK_FUNCTIONS):
@@ -338,25 +406,45 @@ def _formula_kinks(expr: sp.Expr) -> tuple[float, ...]:
             equations += [a - b for i, a in enumerate(args) for b in args[i + 1 :]]
     points: set[float] = set()
     for eq in equations:
-        if X not in eq.free_symbols:
-            continue
-        try:
-            roots = sp.solveset(sp.Eq(eq, 0), X, domain=sp.S.Reals)
-        except Exception:  # sympy cannot solve: quadrature still adapts, without this break point
-            continue
-        if isinstance(roots, sp.FiniteSet):
-            points.update(float(r) for r in roots if r.is_real)
-    return tuple(sorted(points))
+        if X in eq.free_symbols:
+            with np.errstate(all="ignore"):
+                points.update(r for r in _real_roots(eq) if math.isfinite(r))
+    return tuple(sorted(sorted(points, key=abs)[:_MAX_KINKS]))
+
+
+def _derivative(expr: sp.Expr, text: str, order: int) -> sp.Expr:
+    """d expr / dx with Dirac masses at kinks dropped (measure zero) and 1 - tanh(u)^2 written sech(u)^2;
+    refused beyond MAX_NODES * 10^(order-1) nodes."""
+    d = sp.diff(expr, X)
+    limit = MAX_NODES * 10 ** (order - 1)
+    size = tree_size(d)
+    if size > limit:
+        raise FormulaError(
+            f"the {'first' if order == 1 else 'second'} derivative of {_short(text)!r} has {size} nodes (at most "
+            f"{limit}): simplify the formula, or pass phi as a vectorized Python callable"
+        )
+    d = d.replace(sp.DiracDelta, lambda *args: sp.Integer(0))
+    return d.replace(1 - sp.tanh(_W) ** 2, sp.sech(_W) ** 2)  # no cancellation where tanh -> +-1
+
+
+class _LazyDerivative:
+    """phi'' of a formula, differentiated and compiled on first use (the mean-field maps never need it)."""
+
+    def __init__(self, d1: sp.Expr, text: str):
+        self._d1, self._text, self._fn = d1, text, None
+
+    def __call__(self, x):
+        if self._fn is None:
+            self._fn = numpy_function(_derivative(self._d1, self._text, 2))
+        return self._fn(x)
 
 
 @lru_cache(maxsize=256)
 def _from_formula(text: str) -> Activation:
     expr = parse_formula(text)
-    # Dirac masses at kinks (derivatives of Heaviside, sign) are never represented: measure zero
-    d1 = sp.diff(expr, X).replace(sp.DiracDelta, lambda *args: sp.Integer(0))
-    d2 = sp.diff(d1, X).replace(sp.DiracDelta, lambda *args: sp.Integer(0))
+    d1 = _derivative(expr, text, 1)
     kinks = _formula_kinks(expr)
-    return Activation(text, _lambdify(expr), _lambdify(d1), _lambdify(d2), kinks, expr, None, {})
+    return Activation(text, numpy_function(expr), numpy_function(d1), _LazyDerivative(d1, text), kinks, expr, None, {})
 
 
 # ----------------------------------------------------------------------------------------------
@@ -472,6 +560,9 @@ def activation(spec: "str | Activation | Callable", **params) -> Activation:
         return _builtin(key, params)
     if params:
         raise ActivationError(f"parameters {sorted(params)} given for formula {spec!r}; formulas take none")
+    call = key.replace(" ", "")
+    if call.endswith("(x)") and _ALIASES.get(call[:-3], call[:-3]) in _BUILTINS:
+        return _builtin(_ALIASES.get(call[:-3], call[:-3]), {})  # "relu(x)" is the built-in, closed forms included
     if key.isidentifier() and key != "x":
         raise FormulaError(
             f"unknown activation {spec!r}: built-in names are {', '.join(BUILTIN_NAMES)}; "

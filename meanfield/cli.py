@@ -65,14 +65,19 @@ class _Parser(argparse.ArgumentParser):
 # ----------------------------------------------------------------------------------------------
 # argument types
 # ----------------------------------------------------------------------------------------------
+def _quoted(text: str) -> str:
+    """An argument as echoed in an error message (long ones shortened)."""
+    return repr(text) if len(text) <= 60 else repr(f"{text[:40]}...{text[-10:]}") + f" ({len(text)} characters)"
+
+
 def _real(text: str) -> float:
     """A finite real number."""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a real number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a real number, got {_quoted(text)}") from None
     if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {_quoted(text)}")
     return value
 
 
@@ -94,6 +99,9 @@ def _variance(name: str, value: float) -> float:
     return value
 
 
+_MAX_GRID = 2000  # points per axis of a phase diagram (a 2000 x 2000 grid takes about a minute)
+
+
 def _grid(name: str, spec) -> np.ndarray:
     """LO HI N -> N evenly spaced variances from LO to HI."""
     lo_text, hi_text, n_text = spec
@@ -102,11 +110,11 @@ def _grid(name: str, spec) -> np.ndarray:
     except argparse.ArgumentTypeError as exc:
         raise ParameterError(f"{name}: {exc}") from None
     try:
-        n = int(n_text)
+        n = int(n_text) if len(n_text) <= 12 else -1
     except ValueError:
-        raise ParameterError(f"{name}: N must be an integer >= 2, got {n_text!r}") from None
-    if n < 2:
-        raise ParameterError(f"{name}: N must be an integer >= 2, got {n}")
+        n = -1
+    if not 2 <= n <= _MAX_GRID:
+        raise ParameterError(f"{name}: N must be an integer between 2 and {_MAX_GRID}, got {_quoted(n_text)}")
     _variance(f"{name} LO", lo)
     if not hi > lo:
         raise ParameterError(f"{name}: HI must be larger than LO, got LO={lo!r}, HI={hi!r}")
@@ -141,14 +149,22 @@ def _emit_json(payload: dict) -> None:
     print(json.dumps(payload, indent=2, allow_nan=False))
 
 
-def _new_figure(out: str):
+_MAX_DPI = 2400  # a 6.4 x 4.8 inch figure stays below matplotlib's 2^16 pixels per side
+
+
+def _new_figure(out: str, dpi: float | None = None):
     """A matplotlib Figure on the Agg canvas (no pyplot, no global backend state), after checking that
-    ``out`` has an image extension matplotlib can write and that its folder exists."""
+    ``out`` has an image extension matplotlib can write, is not a folder, and that its folder exists and
+    is writable, and (if given) that ``dpi`` is in (0, 2400]."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # lazy: only the drawing commands
     from matplotlib.figure import Figure
 
+    if dpi is not None and not 0 < dpi <= _MAX_DPI:
+        raise _UsageError(f"argument --dpi: must lie in (0, {_MAX_DPI}], got {dpi!r}")
     fig = Figure(figsize=(6.4, 4.8))
     canvas = FigureCanvasAgg(fig)
+    if os.path.isdir(out):
+        raise _UsageError(f"argument --out: {out!r} is a folder; give a file name such as {os.path.join(out, 'figure.png')!r}")
     ext = os.path.splitext(out)[1].lstrip(".").lower()
     supported = canvas.get_supported_filetypes()
     if ext not in supported:
@@ -159,7 +175,17 @@ def _new_figure(out: str):
     folder = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(folder):
         raise _UsageError(f"argument --out: folder {folder!r} does not exist")
+    if not os.access(folder, os.W_OK) or (os.path.exists(out) and not os.access(out, os.W_OK)):
+        raise _UsageError(f"argument --out: {out!r} cannot be written (no permission)")
     return fig
+
+
+def _save_figure(fig, out: str, dpi: float) -> None:
+    """fig.savefig with the file system's refusals as one-line usage errors."""
+    try:
+        fig.savefig(out, dpi=dpi)
+    except OSError as exc:
+        raise _UsageError(f"argument --out: cannot write {out!r}: {exc.strerror or exc}") from None
 
 
 def _make_activation(args):
@@ -274,22 +300,36 @@ def _cmd_maps(args) -> int:
     return 0
 
 
+def _default_sigma_w2_grid(act, sb2: np.ndarray) -> np.ndarray:
+    """A sigma_w^2 range that shows the edge of chaos: [0.5 min, 1.5 max] of the critical sigma_w^2 over
+    the sigma_b^2 grid (0.5 .. 4 when there is none), 71 points."""
+    from .criticality import critical_sigma_w2
+
+    crit = np.atleast_1d(critical_sigma_w2(act, sb2))
+    crit = crit[np.isfinite(crit) & (crit > 0)]
+    if crit.size == 0:
+        return _grid("--sigma-w2-range", DEFAULT_SIGMA_W2_RANGE)
+    return np.linspace(0.5 * crit.min(), 1.5 * crit.max(), int(DEFAULT_SIGMA_W2_RANGE[2]))
+
+
 def _cmd_phase(args) -> int:
     act = _make_activation(args)
-    sw2 = _grid("--sigma-w2-range", args.sigma_w2_range)
     sb2 = _grid("--sigma-b2-range", args.sigma_b2_range)
+    if args.sigma_w2_range is None:
+        sw2 = _default_sigma_w2_grid(act, sb2)
+    else:
+        sw2 = _grid("--sigma-w2-range", args.sigma_w2_range)
     out = args.out
-    if args.dpi <= 0:
-        raise ParameterError(f"--dpi must be > 0, got {args.dpi!r}")
-    fig = _new_figure(out)
+    fig = _new_figure(out, args.dpi)
 
     from . import phase_diagram  # provided by meanfield/phase.py
 
     diagram = phase_diagram(act, sw2, sb2)
     ax = fig.add_subplot()
     diagram.plot(ax=ax)
-    fig.savefig(out, dpi=args.dpi)
-    print(f"wrote {out} ({act.name}: {sb2.size} sigma_b2 x {sw2.size} sigma_w2 grid points)")
+    _save_figure(fig, out, args.dpi)
+    print(f"wrote {out} ({act.name}: {sb2.size} sigma_b2 in [{sb2[0]:g}, {sb2[-1]:g}] x {sw2.size} sigma_w2 "
+          f"in [{sw2[0]:.6g}, {sw2[-1]:.6g}])")
     return 0
 
 
@@ -314,10 +354,8 @@ def _cmd_spectrum(args) -> int:
     from .spectra import jacobian_spectrum
 
     act, sw2, sb2, depth, weights = _spectrum_args(args)
-    if args.dpi <= 0:
-        raise ParameterError(f"--dpi must be > 0, got {args.dpi!r}")
     out = args.out
-    fig = _new_figure(out)
+    fig = _new_figure(out, args.dpi)
     spec = jacobian_spectrum(act, sw2, sb2, depth, weights)
     samples = None
     if args.monte_carlo is not None:
@@ -328,7 +366,7 @@ def _cmd_spectrum(args) -> int:
     with np.errstate(invalid="ignore"):  # the edge search may take log1p(m < -1) between two atoms
         spec.plot(ax=ax, samples=None if samples is None else samples.lam)
         _, top = spec.support()
-    fig.savefig(out, dpi=args.dpi)
+    _save_figure(fig, out, args.dpi)
     mc = ""
     if samples is not None:
         mc = f"; Monte Carlo: {args.networks} x width {args.monte_carlo}, seed {args.seed}"
@@ -465,8 +503,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(p)
     p.add_argument("--out", metavar="FILE.png", required=True, help="image file to write")
-    p.add_argument("--sigma-w2-range", metavar=("LO", "HI", "N"), nargs=3, default=DEFAULT_SIGMA_W2_RANGE,
-                   help="N evenly spaced sigma_w^2 from LO to HI (default: " + " ".join(DEFAULT_SIGMA_W2_RANGE) + ")")
+    p.add_argument("--sigma-w2-range", metavar=("LO", "HI", "N"), nargs=3, default=None,
+                   help="N evenly spaced sigma_w^2 from LO to HI (default: 71 points from half the smallest to "
+                   "1.5 times the largest critical sigma_w^2 on the sigma_b^2 range, so that the edge of chaos "
+                   "shows; " + " ".join(DEFAULT_SIGMA_W2_RANGE) + " when there is none)")
     p.add_argument("--sigma-b2-range", metavar=("LO", "HI", "N"), nargs=3, default=DEFAULT_SIGMA_B2_RANGE,
                    help="N evenly spaced sigma_b^2 from LO to HI (default: " + " ".join(DEFAULT_SIGMA_B2_RANGE) + ")")
     p.add_argument("--dpi", type=_real, default=150.0, help="resolution of raster images (default 150)")

@@ -10,6 +10,11 @@ smooth activations without them (tanh, sigmoid, swish, gelu, softplus, smooth fo
 series sum_k a_k(q_i) a_k(q_j) c^k with Hermite coefficients computed once per layer for the n
 diagonal variances, truncated where its Cauchy-Schwarz bound certifies ``rtol``; everything else
 (and any pair the series cannot certify) by quadrature.
+
+Depth: at most :data:`MAX_DEPTH` weight layers.  The recursion stops early, with the same result, once
+a layer maps the kernel onto itself to the last bit (the floating-point iteration has reached its fixed
+point: every deeper layer returns the same numbers), so deep ordered or chaotic networks cost only the
+layers it takes to converge.  A kernel that leaves double precision raises a ParameterError.
 """
 from __future__ import annotations
 
@@ -17,10 +22,49 @@ import numpy as np
 
 from . import validation as check
 from .activations import activation
+from .errors import ParameterError
 from .closed_forms import closed_forms
 from .gaussian import _HermiteSeries, cross_moment, second_moment
 
-__all__ = ["kernel", "nngp_kernel"]
+__all__ = ["kernel", "nngp_kernel", "MAX_DEPTH"]
+
+#: Largest depth the kernels accept (the recursion costs one layer of Gaussian integrals per layer).
+MAX_DEPTH = 100_000
+
+
+def _kernel_depth(depth) -> int:
+    L = check.depth(depth)
+    if L > MAX_DEPTH:
+        raise ParameterError(
+            f"depth = {depth!r} is above the {MAX_DEPTH} layers the kernel recursion accepts (it costs one layer "
+            "of Gaussian integrals per layer); kernels of ordered or chaotic networks converge long before: "
+            f"use depth <= {MAX_DEPTH}"
+        )
+    return L
+
+
+def _recurse(step, state: tuple, depth: int) -> tuple:
+    """Apply ``step`` depth - 1 times, stopping once a step returns its input exactly (a floating-point
+    fixed point: further layers change nothing).  Refuses kernels that leave double precision."""
+    for layer in range(2, depth + 1):
+        new = step(state)
+        if not all(np.all(np.isfinite(v)) for v in new):
+            raise ParameterError(
+                f"the kernel exceeds double precision at layer {layer} (variances beyond 1.8e308): the "
+                "signal grows without bound at these sigma_w2, sigma_b2; use a smaller depth or sigma_w2"
+            )
+        if all(np.array_equal(a, b) for a, b in zip(new, state)):
+            return new
+        state = new
+    return state
+
+
+def _checked_first_layer(*arrays) -> None:
+    if not all(np.all(np.isfinite(a)) for a in arrays):
+        raise ParameterError(
+            "the first layer's kernel sigma_w2 |x|^2 / n_0 + sigma_b2 exceeds double precision (inputs or "
+            "variances too large, beyond 1.8e308); rescale the inputs"
+        )
 
 
 def kernel(act, sigma_w2, sigma_b2, depth, q1, q2, c):
@@ -44,7 +88,7 @@ def kernel(act, sigma_w2, sigma_b2, depth, q1, q2, c):
         Statistics of h^L: its two variances and its correlation.
     """
     act = activation(act)
-    L = check.depth(depth)
+    L = _kernel_depth(depth)
     sw2, sb2, a, b, cc = np.broadcast_arrays(
         check.nonnegative("sigma_w2", sigma_w2),
         check.nonnegative("sigma_b2", sigma_b2),
@@ -52,12 +96,19 @@ def kernel(act, sigma_w2, sigma_b2, depth, q1, q2, c):
         check.nonnegative("q2", q2),
         check.correlation("c", c),
     )
-    k11, k22 = sw2 * a + sb2, sw2 * b + sb2
-    k12 = sw2 * cc * np.sqrt(a * b) + sb2
-    for _ in range(L - 1):
+    with np.errstate(over="ignore", invalid="ignore"):
+        k11, k22 = sw2 * a + sb2, sw2 * b + sb2
+        k12 = sw2 * cc * np.sqrt(a * b) + sb2
+    _checked_first_layer(k11, k22, k12)
+
+    def step(state):
+        k11, k22, k12 = state
         corr = _correlation(k12, k11, k22)
-        k12 = sw2 * cross_moment(act, k11, k22, corr) + sb2
-        k11, k22 = sw2 * second_moment(act, k11) + sb2, sw2 * second_moment(act, k22) + sb2
+        with np.errstate(over="ignore", invalid="ignore"):
+            return (sw2 * second_moment(act, k11) + sb2, sw2 * second_moment(act, k22) + sb2,
+                    sw2 * cross_moment(act, k11, k22, corr) + sb2)
+
+    k11, k22, k12 = _recurse(step, (k11, k22, k12), L)
     out = (k11, k22, _correlation(k12, k11, k22))
     if np.ndim(k11) == 0:
         return tuple(float(v) for v in out)
@@ -67,7 +118,7 @@ def kernel(act, sigma_w2, sigma_b2, depth, q1, q2, c):
 def _correlation(k12, k11, k22):
     """k12 / sqrt(k11 k22) clipped to [-1, 1]; 1 where both variances vanish (identical zeros)."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        c = np.atleast_1d(k12 / np.sqrt(k11 * k22))
+        c = np.atleast_1d(k12 / (np.sqrt(k11) * np.sqrt(k22)))  # no overflow of k11 k22
     c[np.isnan(c)] = 1.0
     return np.clip(c, -1.0, 1.0, out=c).reshape(np.shape(k12))
 
@@ -110,23 +161,27 @@ def nngp_kernel(act, sigma_w2, sigma_b2, depth, X, *, rtol: float = 1e-10):
         Symmetric; K^L_ij = E[h^L_i(x_a) h^L_i(x_b)].
     """
     act = activation(act)
-    L = check.depth(depth)
-    sw2 = float(check.nonnegative("sigma_w2", sigma_w2))
-    sb2 = float(check.nonnegative("sigma_b2", sigma_b2))
+    L = _kernel_depth(depth)
+    sw2 = check.nonnegative("sigma_w2", sigma_w2, scalar=True)
+    sb2 = check.nonnegative("sigma_b2", sigma_b2, scalar=True)
     X = check.real_array("X", X)
     if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
-        raise check.ParameterError(f"X must be a non-empty 2-D array (inputs as rows), got shape {X.shape}")
+        raise ParameterError(f"X must be a non-empty 2-D array (inputs as rows), got shape {X.shape}")
     if not 0 < rtol < 1:
-        raise check.ParameterError(f"rtol must lie in (0, 1), got {rtol!r}")
+        raise ParameterError(f"rtol must lie in (0, 1), got {rtol!r}")
     n = X.shape[0]
-    K = sw2 * (X @ X.T) / X.shape[1] + sb2
+    with np.errstate(over="ignore", invalid="ignore"):
+        K = sw2 * (X @ X.T) / X.shape[1] + sb2
+    _checked_first_layer(K)
     i, j = np.triu_indices(n, k=1)
-    q = np.diag(K).copy()
-    off = K[i, j]
-    for _ in range(L - 1):
+
+    def step(state):
+        q, off = state
         c = _correlation(off, q[i], q[j])
-        off = sw2 * _pair_kernel(act, q, i, j, c, rtol) + sb2
-        q = sw2 * second_moment(act, q) + sb2
+        with np.errstate(over="ignore", invalid="ignore"):
+            return sw2 * second_moment(act, q) + sb2, sw2 * _pair_kernel(act, q, i, j, c, rtol) + sb2
+
+    q, off = _recurse(step, (np.diag(K).copy(), K[i, j]), L)
     out = np.empty((n, n))
     out[i, j] = off
     out[j, i] = off

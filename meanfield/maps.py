@@ -27,7 +27,7 @@ from scipy.optimize.elementwise import find_root
 
 from . import validation as check
 from .activations import Activation, activation
-from .errors import DivergentExpectationError, DivergentFixedPointError
+from .errors import DivergentExpectationError, DivergentFixedPointError, ParameterError
 from .gaussian import (
     CorrelationKernel,
     cross_moment,
@@ -54,8 +54,8 @@ __all__ = [
 #: |chi_1 - 1| below which a point is reported as critical.
 CRITICAL_TOLERANCE = 1e-9
 #: Largest variance the fixed-point search follows; beyond it q is declared divergent.
-Q_MAX = 1e9
-_GRID = np.geomspace(1e-12, Q_MAX, 2 * 21 * 3 + 1)  # 6 points per decade
+Q_MAX = 1e30
+_GRID = np.geomspace(1e-12, Q_MAX, 42 * 6 + 1)  # 6 points per decade
 
 
 def _scalar_or_array(values: np.ndarray, shape: tuple):
@@ -98,13 +98,69 @@ def variance_map(act, sigma_w2, sigma_b2, q):
     return _scalar_or_array(sw2 * second_moment(act, q) + sb2, sw2.shape)
 
 
+#: A homogeneous activation's sigma_w^2 within this many ulps of its marginal value 1/D is that value
+#: (torch's calculate_gain("relu")**2 = 2.0000000000000004 means the critical He initialization).
+MARGINAL_ULPS = 8
+
+
+def homogeneous_slope(act: Activation, sw2) -> np.ndarray:
+    """sigma_w^2 D of a positively homogeneous activation (V(q) = D q: the variance map is linear), with
+    values within :data:`MARGINAL_ULPS` ulps of 1 snapped to exactly 1 (the marginal, critical point)."""
+    r = np.asarray(sw2, dtype=float) * float(derivative_moment(act, 1.0))
+    return np.where(np.abs(r - 1.0) <= MARGINAL_ULPS * np.finfo(float).eps, 1.0, r)
+
+
+def _homogeneous_fixed_point(act: Activation, sw2, sb2, q0) -> np.ndarray:
+    """q* of the linear map q -> r q + sigma_b^2 (r = sigma_w^2 D) reached from q0: sigma_b^2/(1 - r) for
+    r < 1, q0 itself at the marginal point r = 1 with sigma_b^2 = 0 (every q is fixed), else inf."""
+    r = homogeneous_slope(act, sw2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        below = np.where(r < 1, sb2 / (1.0 - r), np.inf)
+    return np.where((r == 1) & (sb2 == 0), q0, below)
+
+
+def _rate(act: Activation, sw2, q, moment) -> np.ndarray:
+    """sigma_w^2 D(q) or sigma_w^2 V'(q); for a homogeneous phi both are the constant slope of its linear
+    map, snapped to 1 at the marginal point (:func:`homogeneous_slope`)."""
+    if act.homogeneous:
+        return np.broadcast_to(homogeneous_slope(act, sw2), np.broadcast_shapes(np.shape(sw2), np.shape(q)))
+    return sw2 * moment(act, q)
+
+
+def _divergence_error(act: Activation, sw2: float, sb2: float, q0: float) -> DivergentFixedPointError:
+    head = f"the variance map of {act.name} with sigma_w2={sw2!r}, sigma_b2={sb2!r} has no finite fixed point"
+    if act.homogeneous:
+        D = float(derivative_moment(act, 1.0))
+        return DivergentFixedPointError(
+            f"{head}: {act.name} is positively homogeneous, so the map is linear, q -> sigma_w2 D q + sigma_b2 "
+            f"with D = {D!r} and sigma_w2 D = {sw2 * D!r}; a finite fixed point needs sigma_w2 < {1 / D!r}, or "
+            f"sigma_w2 = {1 / D!r} (up to {MARGINAL_ULPS} ulps) with sigma_b2 = 0, where every q is a fixed point"
+        )
+    return DivergentFixedPointError(
+        f"{head} above q0={q0!r}: q grows past {Q_MAX:g} with depth (any phi growing like |x| does this for "
+        "large sigma_w2); choose a smaller sigma_w2"
+    )
+
+
 def _fixed_point(act: Activation, sw2, sb2, q0, *, diverge: str = "raise", V=None) -> np.ndarray:
     """Vectorized q*; ``diverge="inf"`` returns inf instead of raising; ``V`` replaces the exact
-    second moment (phase diagrams pass a verified interpolant)."""
-    V = V or (lambda q: second_moment(act, q))
+    second moment (phase diagrams pass a verified interpolant).  Homogeneous activations (linear,
+    relu, leaky relu, abs) take the closed form of their linear map."""
     sw2, sb2, q0 = (np.asarray(v, dtype=float) for v in np.broadcast_arrays(sw2, sb2, q0))
     shape = sw2.shape
     sw2, sb2, q0 = sw2.ravel(), sb2.ravel(), q0.ravel()
+    if act.homogeneous:
+        result = _homogeneous_fixed_point(act, sw2, sb2, q0)
+    else:
+        result = _searched_fixed_point(act, sw2, sb2, q0, V or (lambda q: second_moment(act, q)))
+    if diverge == "raise" and np.any(np.isinf(result)):
+        i = np.nonzero(np.isinf(result))[0][0]
+        raise _divergence_error(act, float(sw2[i]), float(sb2[i]), float(q0[i]))
+    return result.reshape(shape)
+
+
+def _searched_fixed_point(act: Activation, sw2, sb2, q0, V) -> np.ndarray:
+    """q* by a sign change of sigma_w^2 V(q) + sigma_b^2 - q on the cached table, refined by Chandrupatla."""
     u0, inverse = np.unique(q0, return_inverse=True)
     g0 = sw2 * V(u0)[inverse.ravel()] + sb2 - q0
     table = _v_table(act)
@@ -143,14 +199,7 @@ def _fixed_point(act: Activation, sw2, sb2, q0, *, diverge: str = "raise", V=Non
 
         res = find_root(g, (lo[solve], hi[solve]), args=(sw2[solve], sb2[solve]))
         result[solve] = res.x
-    if diverge == "raise" and np.any(np.isinf(result)):
-        i = np.nonzero(np.isinf(result))[0][0]
-        raise DivergentFixedPointError(
-            f"the variance map of {act.name} with sigma_w2={sw2[i]:g}, sigma_b2={sb2[i]:g} has no finite "
-            f"fixed point above q0={q0[i]:g}: q grows past {Q_MAX:g} with depth (relu: every sigma_w2 > 2; "
-            "any phi growing like |x| does this for large sigma_w2); choose a smaller sigma_w2"
-        )
-    return result.reshape(shape)
+    return result
 
 
 def fixed_point(act, sigma_w2, sigma_b2, q0=1.0):
@@ -176,7 +225,7 @@ def fixed_point(act, sigma_w2, sigma_b2, q0=1.0):
     Raises
     ------
     DivergentFixedPointError
-        If q grows without bound (beyond Q_MAX = 1e9), e.g. relu with sigma_w^2 > 2.
+        If q grows without bound (beyond Q_MAX = 1e30), e.g. relu with sigma_w^2 > 2.
     """
     act = activation(act)
     sw2 = check.nonnegative("sigma_w2", sigma_w2)
@@ -204,7 +253,7 @@ def chi1(act, sigma_w2, sigma_b2, q=None):
     q = _q_or_fixed_point(act, sw2, sb2, q)
     sw2, q = np.broadcast_arrays(sw2, q)
     shape = np.broadcast_shapes(sw2.shape, sb2.shape)
-    return _scalar_or_array(np.broadcast_to(sw2 * derivative_moment(act, q), shape), shape)
+    return _scalar_or_array(np.broadcast_to(_rate(act, sw2, q, derivative_moment), shape), shape)
 
 
 def q_slope(act, sigma_w2, sigma_b2, q=None):
@@ -217,13 +266,35 @@ def q_slope(act, sigma_w2, sigma_b2, q=None):
     sb2 = check.nonnegative("sigma_b2", sigma_b2)
     q = _q_or_fixed_point(act, sw2, sb2, q)
     shape = np.broadcast_shapes(sw2.shape, sb2.shape, np.shape(q))
-    return _scalar_or_array(np.broadcast_to(sw2 * second_moment_slope(act, q), shape), shape)
+    return _scalar_or_array(np.broadcast_to(_rate(act, sw2, q, second_moment_slope), shape), shape)
 
 
 def _cmap(act, sw2, sb2, q, c):
-    """Correlation map at variance q (both inputs), normalised by the next layer's variance."""
+    """Correlation map at variance q (both inputs), normalised by the next layer's variance.
+
+    Where the next variance is 0 (q = 0, sigma_b^2 = 0, phi(0) = 0) the map is 0/0; its limit q -> 0 is
+    that of the local homogeneous approximation phi(x) ~ b x (x > 0), a x (x < 0) with a, b the one-sided
+    slopes at 0: the ABReLU arc-cosine map (Cho & Saul 2009),
+    c' = [(a - b)^2 sqrt(1 - c^2) / (2 pi) + ((a^2 + b^2)/2 - (a - b)^2 arccos(c) / (2 pi)) c] / ((a^2 + b^2)/2),
+    which is c itself for phi differentiable at 0.
+    """
     q_next = sw2 * second_moment(act, q) + sb2
-    return (sw2 * cross_moment(act, q, q, c) + sb2) / q_next
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.asarray((sw2 * cross_moment(act, q, q, c) + sb2) / q_next, dtype=float)
+    degenerate = np.broadcast_to(q_next == 0, out.shape)
+    if np.any(degenerate):
+        a, b = (float(v) for v in act.dphi(np.array([-1e-200, 1e-200])))
+        v = (a * a + b * b) / 2
+        if v == 0 or np.any(np.broadcast_to(sw2, out.shape)[degenerate] == 0):
+            raise ParameterError(
+                f"the correlation map of {act.name} is undefined where both signals vanish (q = 0 and "
+                "sigma_b2 = 0) and phi is flat at 0 or sigma_w2 = 0: the next layer's variance is 0"
+            )
+        cc = np.broadcast_to(c, out.shape)[degenerate]
+        out = np.array(out)
+        out[degenerate] = ((a - b) ** 2 * np.sqrt(1 - cc**2) / (2 * np.pi)
+                           + (v - (a - b) ** 2 * np.arccos(cc) / (2 * np.pi)) * cc) / v
+    return out
 
 
 def correlation_map(act, sigma_w2, sigma_b2, c, q=None):
@@ -255,7 +326,7 @@ def _correlation_fixed_point(act, sw2, sb2, q, V=None, D=None):
     """
     V = V or (lambda v: second_moment(act, v))
     D = D or (lambda v: derivative_moment(act, v))
-    chi_c = sw2 * D(q)
+    chi_c = homogeneous_slope(act, sw2) if act.homogeneous else sw2 * D(q)
     c_star = np.ones_like(q)
     chaotic = np.nonzero(chi_c > 1)[0]
     if chaotic.size == 0:
@@ -374,8 +445,8 @@ def propagation(act, sigma_w2, sigma_b2, q0=1.0) -> Propagation:
     shape = sw2.shape
     w, b = sw2.ravel(), sb2.ravel()
     q = _fixed_point(act, w, b, q0.ravel())
-    chi = w * derivative_moment(act, q)
-    s_q = w * second_moment_slope(act, q)
+    chi = _rate(act, w, q, derivative_moment)
+    s_q = _rate(act, w, q, second_moment_slope)
     c_star, chi_c = _correlation_fixed_point(act, w, b, q)
     out = [_scalar_or_array(v, shape) for v in (sw2, sb2, q0, q, chi, s_q, depth_scale_from_rate(s_q), c_star, chi_c, depth_scale_from_rate(chi_c))]
     return Propagation(act.name, *out)

@@ -23,14 +23,20 @@ _LABELS = {
 }
 
 
-def plot_phase_diagram(diagram, ax=None, quantity: str = "chi1"):
+_DIVERGED_COLOUR = "0.55"  # mid grey: neither blue (ordered) nor red (chaotic) nor white (chi_1 = 1)
+
+
+def plot_phase_diagram(diagram, ax=None, quantity: str = "chi1", **kwargs):
     """Heat map of a :class:`~meanfield.phase.PhaseDiagram` with the edge of chaos drawn on it.
 
     ``chi1`` uses a diverging colour map centred on 1 (blue ordered, red chaotic); ``xi_c`` and
-    ``q_star`` are shown in log10.  The critical line is solid where its q* is stable and dashed
-    where it is unstable (a network started at q^1 = 1 does not reach it).
+    ``q_star`` are shown in log10.  Points where q diverges have their own colour (grey) and legend
+    entry.  The critical line is solid where its q* is stable and dashed where it is unstable (a
+    network started at q^1 = 1 does not reach it).  The title names only the phases that appear.
+    ``kwargs`` go to ``pcolormesh`` (e.g. ``cmap``, ``rasterized``).
     """
-    from matplotlib.colors import TwoSlopeNorm
+    from matplotlib.colors import ListedColormap, TwoSlopeNorm
+    from matplotlib.patches import Patch
 
     if quantity not in _LABELS:
         from .errors import ParameterError
@@ -38,29 +44,45 @@ def plot_phase_diagram(diagram, ax=None, quantity: str = "chi1"):
         raise ParameterError(f"quantity must be one of {sorted(_LABELS)}, got {quantity!r}")
     ax = new_axes(ax)
     w, b = diagram.sigma_w2, diagram.sigma_b2
+    diverged = diagram.diverged
     if quantity == "chi1":
         data = diagram.chi1
         finite = data[np.isfinite(data)]
         lo = min(float(finite.min()) if finite.size else 0.5, 0.999)
         hi = max(float(finite.max()) if finite.size else 1.5, 1.001)
-        mesh = ax.pcolormesh(w, b, data, shading="auto", cmap="RdBu_r", norm=TwoSlopeNorm(1.0, lo, hi))
+        options = {"shading": "auto", "cmap": "RdBu_r", "norm": TwoSlopeNorm(1.0, lo, hi), **kwargs}
     else:
         values = getattr(diagram, quantity)
         with np.errstate(divide="ignore", invalid="ignore"):
             data = np.log10(np.where(np.isfinite(values) & (values > 0), values, np.nan))
-        mesh = ax.pcolormesh(w, b, data, shading="auto", cmap="viridis")
+        options = {"shading": "auto", "cmap": "viridis", **kwargs}
+    mesh = ax.pcolormesh(w, b, np.ma.masked_invalid(data), **options)
     ax.figure.colorbar(mesh, ax=ax, label=_LABELS[quantity])
+    handles = []
+    if np.any(diverged):
+        ax.pcolormesh(w, b, np.ma.masked_where(~diverged, np.ones(diverged.shape)), shading="auto",
+                      cmap=ListedColormap([_DIVERGED_COLOUR]))
+        handles.append(Patch(color=_DIVERGED_COLOUR, label="q diverges (no fixed point)"))
     crit = diagram.critical_sigma_w2
     stable = diagram.critical_stable
     inside = np.isfinite(crit) & (crit >= w.min()) & (crit <= w.max())
     for mask, style, label in ((inside & stable, "-", "edge of chaos"), (inside & ~stable, "--", "edge of chaos (unstable q*)")):
         if np.any(mask):
-            ax.plot(np.where(mask, crit, np.nan), b, style, color="k", lw=2, label=label)
-    if np.any(inside):
-        ax.legend(loc="upper left", fontsize="small")
+            (line,) = ax.plot(np.where(mask, crit, np.nan), b, style, color="k", lw=2, label=label)
+            handles.append(line)
+    if handles:
+        ax.legend(handles=handles, loc="upper left", fontsize="small", framealpha=0.9)
     ax.set_xlabel(r"$\sigma_w^2$")
     ax.set_ylabel(r"$\sigma_b^2$")
-    ax.set_title(f"{diagram.activation}: ordered (blue) / chaotic (red)" if quantity == "chi1" else diagram.activation)
+    ax.set_xlim(w.min(), w.max())
+    ax.set_ylim(b.min(), b.max())
+    title = diagram.activation
+    if quantity == "chi1":
+        chi = diagram.chi1
+        present = [name for name, where in (("ordered (blue)", chi < 1), ("chaotic (red)", chi > 1)) if np.any(where)]
+        if present:
+            title += ": " + ", ".join(present)
+    ax.set_title(title)
     return ax
 
 

@@ -21,7 +21,6 @@ import sympy as sp
 from . import validation as check
 from .activations import Activation, _exact, activation
 from .criticality import critical_point
-from .errors import ParameterError
 from .formula import X, NormalCDF
 
 __all__ = ["Q", "variance_functions", "critical_line", "critical", "critical_sigma_w2", "SymbolicCritical"]
@@ -117,10 +116,8 @@ def critical(act, sigma_b2=0) -> SymbolicCritical:
     ``sigma_b2`` must be one real number >= 0 (a string is refused before anything reaches sympy).
     """
     act = activation(act)
-    value = check.nonnegative("sigma_b2", sigma_b2)
-    if value.ndim != 0:
-        raise ParameterError(f"sigma_b2 must be a single number here, got an array of shape {value.shape}")
-    sb2 = _exact(float(value))
+    value = check.nonnegative("sigma_b2", sigma_b2, scalar=True)
+    sb2 = _exact(value)
     if act.expr is None:
         return SymbolicCritical(None, None, "a Python callable has no symbolic form")
     numeric = critical_point(act, float(value))

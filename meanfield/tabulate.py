@@ -101,9 +101,22 @@ def exact_moments(act: Activation) -> Moments:
     )
 
 
+class _Lazy:
+    """A PiecewiseChebyshev built on first call (V' is needed only for slopes and depth scales)."""
+
+    def __init__(self, f, lo, hi):
+        self._args, self._table = (f, lo, hi), None
+
+    def __call__(self, q):
+        if self._table is None:
+            self._table = PiecewiseChebyshev(*self._args)
+        return self._table(q)
+
+
 @lru_cache(maxsize=64)
 def tabulated_moments(act: Activation, q_hi: float = 1e9) -> Moments:
-    """Verified interpolants of V, D, V' on [1e-12, q_hi] (shrunk to where V is finite)."""
+    """Verified interpolants of V, D, V' on [1e-12, q_hi] (shrunk to where V is finite); each is
+    built on its first call."""
     exact = exact_moments(act)
     top = q_hi
     while top > 1.0:
@@ -112,4 +125,4 @@ def tabulated_moments(act: Activation, q_hi: float = 1e9) -> Moments:
             break
         except DivergentExpectationError:
             top /= 16
-    return Moments(*(PiecewiseChebyshev(f, _Q_LO, top) for f in (exact.V, exact.D, exact.dV)))
+    return Moments(*(_Lazy(f, _Q_LO, top) for f in (exact.V, exact.D, exact.dV)))

@@ -65,9 +65,9 @@ SELU_LAMBDA = mp.mpf("1.0507009873554804934193349852946")
 SELU_ALPHA = mp.mpf("1.6732632423543772848170429916717")
 
 NAMES = ("linear", "relu", "leaky_relu", "tanh", "hardtanh", "erf", "sigmoid", "softplus",
-         "selu", "elu", "gelu", "silu", "sin")
+         "selu", "elu", "gelu", "silu", "mish", "sin")
 KINKED = ("relu", "leaky_relu", "hardtanh", "selu", "elu")
-NESTED_ONLY = ("tanh", "sigmoid", "softplus", "silu")
+NESTED_ONLY = ("tanh", "sigmoid", "softplus", "silu", "mish")
 ODD = ("linear", "tanh", "hardtanh", "erf", "sin")
 
 
@@ -138,6 +138,8 @@ class Act:
             return x * _ncdf(x)
         if n == "silu":
             return x * _sigm(x)
+        if n == "mish":
+            return x * mp.tanh(mp.log1p(mp.exp(x)))
         if n == "sin":
             return mp.sin(x)
         raise ValueError(n)
@@ -168,6 +170,9 @@ class Act:
         if n == "silu":
             s = _sigm(x)
             return s + x * s * (1 - s)
+        if n == "mish":  # d/dx x tanh(sp(x)) = tanh(sp) + x sech^2(sp) sigma(x)
+            sp_ = mp.log1p(mp.exp(x))
+            return mp.tanh(sp_) + x * mp.sech(sp_) ** 2 * _sigm(x)
         if n == "sin":
             return mp.cos(x)
         raise ValueError(n)
@@ -189,6 +194,8 @@ class Act:
         if n == "silu":
             s = _sigm(x)
             return s * (1 - s) * (2 + x * (1 - 2 * s))
+        if n == "mish":
+            return mp.diff(self.dphi, x)
         if n == "sin":
             return -mp.sin(x)
         raise ValueError(f"phi'' of {n} has delta parts; use the (z^2-1) route")

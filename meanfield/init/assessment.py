@@ -33,12 +33,12 @@ from .. import validation as check
 from ..activations import activation
 from ..errors import DivergentFixedPointError, ParameterError, SigpropError
 from ..maps import CRITICAL_TOLERANCE, chi1, fixed_point
-from ..simulate.jacobians import _scale_free_derivative
 from ..spectra.isometry import BAND_TOLERANCE, IsometryReport, _jsonable, isometry
 from ..spectra.isometry import _g as _g_isometry
 from ..validation import RNGLike, generator
 from .fans import _gain2, _scalar
 from .isometric import eoi, idinit, orthogonal
+from ..simulate.networks import single_threaded_blas
 from .measurement import (
     ORTHOGONALITY_TOLERANCE,
     MeasuredNetwork,
@@ -377,13 +377,14 @@ def _measurement(act, net: _Network, theory: _Theory, sb2: float, rng, seed, tol
     biases = sample_network_biases(rng, net.weights, sb2, shared)
     q = theory.q_star
     # scale-free phi' (relu, linear): D does not depend on q, and q* = 0 or inf would be degenerate
-    q0 = q if math.isfinite(q) and (q > 0 or not _scale_free_derivative(act)) else 1.0
+    q0 = q if math.isfinite(q) and (q > 0 or not act.scale_free_derivative) else 1.0
     x = prepared_input(rng, act, net.widths[0], q0, raw=shared)
     iso = theory.isometry
     thresholds = tuple(cr.threshold for cr in iso.criteria) if iso is not None else default_thresholds()
     return measure(act, net.weights, biases, x, net.linear_output, seed, tol, thresholds)
 
 
+@single_threaded_blas
 def assess(
     recipe_or_weights,
     act,

@@ -38,7 +38,9 @@ def _shape(shape) -> tuple[int, ...]:
         raise ParameterError(
             f"fan in and fan out cannot be computed for a shape with fewer than 2 dimensions, got {tuple(shape)!r}"
         )
-    return tuple(check.positive_int("shape entry", n) for n in shape)
+    out = tuple(check.positive_int("shape entry", n) for n in shape)
+    check.memory(f"a weight array of shape {out}", np.prod(out, dtype=float) * 8)
+    return out
 
 
 def _choice(name: str, value, allowed: Sequence[str]) -> str:
@@ -74,6 +76,13 @@ def fans(shape) -> tuple[int, int]:
     return shape[1] * receptive, shape[0] * receptive
 
 
+def _finite_float(value) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an integer beyond the float range
+        return False
+
+
 def _gain2(nonlinearity: str, param: float | None = None) -> float:
     """The square of :func:`calculate_gain`, exact (relu: 2, not sqrt(2)**2 = 2.0000000000000004)."""
     if not isinstance(nonlinearity, str) or nonlinearity not in _GAIN_NAMES:
@@ -90,11 +99,11 @@ def _gain2(nonlinearity: str, param: float | None = None) -> float:
         return 9.0 / 16.0
     if param is None:
         slope = 0.01
-    elif isinstance(param, numbers.Real) and not isinstance(param, bool) and math.isfinite(param):
+    elif isinstance(param, numbers.Real) and not isinstance(param, bool) and _finite_float(param):
         slope = float(param)
     else:
-        raise ParameterError(f"negative_slope {param!r} not a valid number (a finite real number is allowed)")
-    return 2.0 / (1.0 + slope**2)
+        raise ParameterError(f"negative_slope {check.shown(param)} not a valid number (a finite real number is allowed)")
+    return 2.0 / (1.0 + slope * slope)  # slope**2 raises OverflowError for |slope| > 1e154
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:

@@ -213,7 +213,7 @@ def kumar(act, sigma_b2: float = 0.0, rtol: float = 1e-6) -> KumarVerdict:
     Where q diverges (softplus: sigma_w^2 = 2.70 > 2), q_star is inf and chi1 NaN.
     """
     act = activation(act)
-    sb2 = float(check.nonnegative("sigma_b2", sigma_b2))
+    sb2 = check.nonnegative("sigma_b2", sigma_b2, scalar=True)
     sw2 = kumar_sigma_w2(act)
     try:
         q = fixed_point(act, sw2, sb2)
@@ -281,10 +281,16 @@ def selu_constants(mu: float = 0.0, nu: float = 1.0) -> tuple[float, float]:
         m, v = _selu_moments(alpha_, lam_, mu, nu)
         return [m - mu, v - nu]
 
-    with np.errstate(all="ignore"):
-        sol = optimize.root(equations, [SELU_SCALE, SELU_ALPHA], method="hybr", options={"xtol": 1e-15})
-        lam, alpha = (float(v) for v in sol.x)
-        residual = max(abs(v) for v in equations(sol.x))
+    try:
+        with np.errstate(all="ignore"):
+            sol = optimize.root(equations, [SELU_SCALE, SELU_ALPHA], method="hybr", options={"xtol": 1e-15})
+            lam, alpha = (float(v) for v in sol.x)
+            residual = max(abs(v) for v in equations(sol.x))
+    except (OverflowError, ValueError, ZeroDivisionError):  # the moments leave double precision
+        raise ParameterError(
+            f"no SELU (lambda > 0, alpha > 0) has the fixed point (mu, nu) = ({mu!r}, {nu!r}): its moments "
+            "overflow double precision"
+        ) from None
     # hybr may report "no further improvement" at the rounding floor: judge by the residual instead
     if not (lam > 0 and alpha > 0 and residual < 1e-12):
         raise ParameterError(

@@ -122,13 +122,13 @@ def ks_distance(samples, cdf, floor: float | None = None, atoms=None, atom_rtol:
         except (TypeError, ValueError):
             raise ParameterError(f"atoms must be (location, mass) pairs, got {atoms!r}") from None
         atom_list.append((loc, mass))
-    atom_rtol = float(check.nonnegative("atom_rtol", atom_rtol))
+    atom_rtol = check.nonnegative("atom_rtol", atom_rtol, scalar=True)
     for loc, _ in atom_list:
         if loc != 0.0:
             x[np.abs(x - loc) <= atom_rtol * abs(loc)] = loc  # keeps the order: the band is contiguous
     f_floor = None
     if floor is not None:
-        f_floor = float(check.real_array("floor", floor))
+        f_floor = check.real_array("floor", floor, scalar=True)
     points = np.unique(x if f_floor is None else x[x > f_floor])
     right_emp = np.searchsorted(x, points, side="right") / n
     left_emp = np.searchsorted(x, points, side="left") / n
@@ -164,7 +164,7 @@ def ks_bound(n: int, alpha: float = 1e-3) -> float:
     :func:`conditioned_bernoulli_p`), which has to be budgeted separately.
     """
     n = check.positive_int("n", n)
-    alpha = float(check.positive("alpha", alpha))
+    alpha = check.positive("alpha", alpha, scalar=True)
     if alpha >= 1:
         raise ParameterError(f"alpha must lie in (0, 1), got {alpha!r}")
     return float(np.sqrt(np.log(2.0 / alpha) / (2.0 * n)))
@@ -199,8 +199,8 @@ def moment_errors(samples, mean: float, var: float) -> MomentErrors:
     networks at small depth; never test the variance of one deep network.
     """
     values = _lam_values(samples)
-    mean = float(check.positive("mean", mean))
-    var = float(check.nonnegative("var", var))
+    mean = check.positive("mean", mean, scalar=True)
+    var = check.nonnegative("var", var, scalar=True)
     with np.errstate(over="ignore", invalid="ignore"):
         sample_mean = float(values.mean())
         sample_var = float(values.var())

@@ -89,13 +89,6 @@ def _weights_kind(weights) -> str:
     return weights.strip().lower()
 
 
-def _scalar_variance(name: str, value) -> float:
-    arr = check.nonnegative(name, value)
-    if arr.ndim != 0:
-        raise ParameterError(f"{name} must be a single number here, got an array of shape {arr.shape}")
-    return float(arr)
-
-
 def _n_networks(n_networks) -> int | None:
     return None if n_networks is None else check.positive_int("n_networks", n_networks)
 
@@ -114,6 +107,7 @@ def _input_vector(name: str, value) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 # one layer's parameters
 # ----------------------------------------------------------------------------------------------
+@single_threaded_blas
 def haar_orthogonal(rng: RNGLike, rows: int, cols: int, n_networks: int | None = None) -> np.ndarray:
     """Haar-distributed matrices with orthonormal rows or columns (square: orthogonal matrices).
 
@@ -144,6 +138,7 @@ def haar_orthogonal(rng: RNGLike, rows: int, cols: int, n_networks: int | None =
     cols = check.positive_int("cols", cols)
     lead = _lead(_n_networks(n_networks))
     m, n = max(rows, cols), min(rows, cols)
+    check.memory(f"{int(np.prod(lead, dtype=float))} Haar matrices of shape {(rows, cols)}", 3.0 * np.prod(lead + (m, n), dtype=float) * 8)
     a = rng.standard_normal(lead + (m, n))
     q, r = np.linalg.qr(a)  # reduced: q (..., m, n), r (..., n, n); works on stacks
     signs = np.where(np.diagonal(r, axis1=-2, axis2=-1) < 0, -1.0, 1.0)
@@ -194,10 +189,12 @@ def sample_weights(
     kind = _weights_kind(weights)
     fan_out = check.positive_int("fan_out", fan_out)
     fan_in = check.positive_int("fan_in", fan_in)
-    sw2 = _scalar_variance("sigma_w2", sigma_w2)
+    sw2 = check.nonnegative("sigma_w2", sigma_w2, scalar=True)
     n_networks = _n_networks(n_networks)
+    shape = _lead(n_networks) + (fan_out, fan_in)
+    check.memory(f"weights of shape {shape}", np.prod(shape, dtype=float) * 8)
     if kind == "gaussian":
-        w = rng.standard_normal(_lead(n_networks) + (fan_out, fan_in))
+        w = rng.standard_normal(shape)
         w *= np.sqrt(sw2 / fan_in)  # in place: no second copy of a possibly large stack
         return w
     w = haar_orthogonal(rng, fan_out, fan_in, n_networks)
@@ -213,7 +210,7 @@ def sample_biases(rng: RNGLike, width: int, sigma_b2: float, n_networks: int | N
     """
     rng = generator(rng)
     width = check.positive_int("width", width)
-    sb2 = _scalar_variance("sigma_b2", sigma_b2)
+    sb2 = check.nonnegative("sigma_b2", sigma_b2, scalar=True)
     return np.sqrt(sb2) * rng.standard_normal(_lead(_n_networks(n_networks)) + (width,))
 
 
@@ -249,8 +246,8 @@ def sample_layers(
     rng = generator(rng)
     kind = _weights_kind(weights)
     widths = check.widths(widths)
-    sw2 = _scalar_variance("sigma_w2", sigma_w2)
-    sb2 = _scalar_variance("sigma_b2", sigma_b2)
+    sw2 = check.nonnegative("sigma_w2", sigma_w2, scalar=True)
+    sb2 = check.nonnegative("sigma_b2", sigma_b2, scalar=True)
     n_networks = _n_networks(n_networks)
 
     def layers():
@@ -495,8 +492,8 @@ def signal_statistics(
     SignalStatistics
     """
     act = activation(act)
-    sw2 = _scalar_variance("sigma_w2", sigma_w2)
-    sb2 = _scalar_variance("sigma_b2", sigma_b2)
+    sw2 = check.nonnegative("sigma_w2", sigma_w2, scalar=True)
+    sb2 = check.nonnegative("sigma_b2", sigma_b2, scalar=True)
     depth = check.depth(depth)
     width = check.positive_int("width", width)
     n_networks = check.positive_int("n_networks", n_networks)

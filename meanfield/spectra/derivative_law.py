@@ -82,7 +82,7 @@ class DerivativeLaw:
 
     def __init__(self, act, q: float):
         self.act = activation(act)
-        self.q = float(check.positive("q", q))
+        self.q = check.positive("q", q, scalar=True)
         sq = np.sqrt(self.q)
         cuts = [k / sq for k in self.act.kinks if abs(k / sq) < SPAN]
         breaks = np.unique(np.concatenate([[-SPAN, SPAN], cuts, turning_points(self.act, self.q, SPAN)]))
@@ -99,8 +99,11 @@ class DerivativeLaw:
         # monotone pieces: ends (open at kinks: one-sided limits from inside), direction
         eps = 1e-12 * np.maximum(1.0, np.abs(np.stack([lo, hi])))
         self._lo, self._hi = lo[~flat], hi[~flat]
-        self._d_lo = self._d(self._lo + eps[0][~flat])
-        self._d_hi = self._d(self._hi - eps[1][~flat])
+        # roots are bracketed just inside the pieces: at a kink phi' takes whatever value the formula
+        # gives there (sign(0) = 0 for abs(tanh(x))), not the one-sided limit of the piece
+        self._lo_in, self._hi_in = self._lo + eps[0][~flat], self._hi - eps[1][~flat]
+        self._d_lo = self._d(self._lo_in)
+        self._d_hi = self._d(self._hi_in)
         self._rising = self._d_hi > self._d_lo
         ends = np.concatenate([self._d_lo, self._d_hi, [v for v, _ in self.atoms]])
         self.support = (float(np.min(ends)), float(np.max(ends)))
@@ -123,7 +126,7 @@ class DerivativeLaw:
         out = np.full(inside.shape, np.nan)
         if np.any(inside):
             i, j = np.nonzero(inside)
-            res = find_root(lambda g, t: self._d(g) - t, (self._lo[j], self._hi[j]), args=(y[i],))
+            res = find_root(lambda g, t: self._d(g) - t, (self._lo_in[j], self._hi_in[j]), args=(y[i],))
             out[i, j] = res.x
         return out, inside
 

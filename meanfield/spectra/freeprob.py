@@ -23,20 +23,18 @@ root).  Moments come in closed form from the series of log S (never from a densi
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-import sympy as sp
 from scipy import special
 from scipy.optimize import brentq
 
 from ..activations import Activation
 from ..errors import ParameterError
-from ..formula import X
 from ..gaussian import expectation
-from .derivative_law import derivative_law, turning_points
+from .contours import even_contour, general_contour, piecewise_contour
+from .derivative_law import derivative_law
 
 __all__ = [
     "D2Law", "d2_law", "WEIGHTS", "spectrum_moments", "SpectrumSolver", "BernoulliLayersSolver",
@@ -156,148 +154,6 @@ def _discrete(act: Activation, q: float):
     return None
 
 
-def _contour(act: Activation, q: float, n: int, shrink: float = 1.0, dphi=None, side: float = 1.0, factor: float = 2.0):
-    """Deformed contour g(t) = t + i c(t), t = 9 u^2 in [0, 9], and weights factor varphi(g) g'(t) dt.
-
-    d(t) = dphi(side sqrt(q) g)^2 is non-increasing in t >= 0: for even d (odd phi with |phi'|
-    decreasing: tanh, erf, ...; ``factor`` 2 counts both halves of the g-line) and for the negative
-    half-line of selu/elu (``side`` -1, ``factor`` 1, ``dphi`` the analytic branch scale alpha e^x).
-    The poles of d/(zeta - d) move below the contour as zeta enters the upper half plane;
-    c(t) = kappa tanh(t) lifts the contour by kappa, kept below phi's complex singularities and the
-    spurious roots of d(g) = zeta (kappa <= 0.6 of their distance).
-    """
-    u, w = special.roots_legendre(n)
-    u = (u + 1.0) / 2  # t = 9 u^2 clusters the nodes near g = 0, where the poles of d/(zeta - d)
-    t = 9.0 * u * u  # approach the contour when zeta nears the top of the support of d
-    w = w / 2 * 18.0 * u
-    kappa = shrink * min(1.5, 0.6 * _singularity_distance(act) / np.sqrt(q)) if q > 0 else 0.0
-    c = kappa * np.tanh(t)
-    dc = kappa / np.cosh(t) ** 2
-    g = t + 1j * c
-    weights = factor * _INV_SQRT2PI * np.exp(-0.5 * g * g) * (1.0 + 1j * dc) * w
-    with np.errstate(all="ignore"):
-        values = (dphi or _complex_dphi(act))(side * np.sqrt(q) * g) ** 2
-    return values, weights
-
-
-_T_GENERAL = 9.0  # the full-line contour runs over t in [-9, 9] (Gaussian weight e^-40.5 beyond)
-
-
-def _general_nodes(turning: np.ndarray, per_panel: int):
-    """Composite Gauss-Legendre on [-T, T]: panels <= 0.5, halving geometrically down to 1e-6
-    towards every turning point of d (the poles of d/(zeta - d) approach the contour there)."""
-    T = _T_GENERAL
-    breaks = [np.linspace(-T, T, int(2 * T / 0.5) + 1)]
-    for tk in turning:
-        offs = 0.5 * 0.5 ** np.arange(0, 21)
-        breaks.append(np.concatenate([[tk], tk - offs, tk + offs]))
-    b = np.unique(np.clip(np.concatenate(breaks), -T, T))
-    b = b[np.concatenate([[True], np.diff(b) > 1e-12])]
-    u, w = special.roots_legendre(per_panel)
-    lo, hi = b[:-1, None], b[1:, None]
-    t = (lo + (hi - lo) * (u + 1) / 2).ravel()
-    wt = ((hi - lo) / 2 * w).ravel()
-    return t, wt
-
-
-def _general_lift(t, turning, sign0: float, kappa: float, width: float, radius: float):
-    """c(t) = kappa E(t) S(t) and c'(t): S = sign0 prod_k tanh((t - t_k)/width) has the sign of -d'
-    and vanishes at the turning points; E = (1 + (t/R)^2)^(-1/2) makes the lift decay like 1/t, which
-    keeps the contour below the spurious roots of d(g) = zeta in the Gaussian-type tails
-    (Im g ~ pi/(q Re g), as for erf: a lift that does not decay picks up a wrong residue in the tail)."""
-    th = np.tanh((t[:, None] - turning[None, :]) / width)
-    s = sign0 * np.prod(th, axis=1)
-    ds = np.zeros_like(t)
-    for k in range(len(turning)):
-        others = np.prod(np.delete(th, k, axis=1), axis=1)
-        ds += (1.0 - th[:, k] ** 2) / width * others
-    ds *= sign0
-    e = 1.0 / np.sqrt(1.0 + (t / radius) ** 2)
-    de = -t / radius**2 * e**3
-    return kappa * e * s, kappa * (de * s + e * ds)
-
-
-def _general_contour(act: Activation, q: float, n_nodes: int, shrink: float = 1.0):
-    """Full-line contour g(t) = t + i c(t), t in [-9, 9], for smooth phi with d(g) neither even nor
-    monotone in |g| (silu, gelu, softplus, x erf x, ...).
-
-    For zeta = x + iy, y -> 0+, the pole of d/(zeta - d) near a real g0 with d(g0) = x sits at
-    g0 + i y/d'(g0): the contour must pass below it where d' > 0 and above where d' < 0, so c has the
-    sign of -d' and vanishes at the turning points (:func:`_general_lift`), where the nodes are graded
-    (:func:`_general_nodes`, ``max(8, n_nodes // 50)`` nodes per panel).  Weights
-    varphi(g) g'(t) w_t.  Returns (values, weights, max_d, accuracy) with accuracy the largest
-    relative change of M near the support against twice the nodes per panel.
-    """
-    sq = np.sqrt(q)
-    dphi_c = _complex_dphi(act)
-    turning = turning_points(act, q, _T_GENERAL)
-    grid = np.linspace(-_T_GENERAL, _T_GENERAL, 3601)
-    slope = act.dphi(sq * grid) * act.d2phi(sq * grid)
-    left = grid < (turning[0] if len(turning) else np.inf)
-    sign_left = -np.sign(slope[left][np.argmax(np.abs(slope[left]))])
-    sign0 = sign_left * (-1.0) ** len(turning)
-    kappa = shrink * min(1.0, 0.6 * _singularity_distance(act) / sq)
-    width = kappa
-    radius = max(0.3 * np.pi / (q * kappa), 1.0)
-    wide = np.linspace(-40.0, 40.0, 80001) * sq
-    max_d = float(max(np.max(act.dphi(wide) ** 2), *(act.dphi(sq * turning) ** 2 if len(turning) else [0.0])))
-    min_d = float(np.min(act.dphi(sq * grid) ** 2))
-
-    def build(per_panel):
-        t, wt = _general_nodes(turning, per_panel)
-        c, dc = _general_lift(t, turning, sign0, kappa, width, radius)
-        g = t + 1j * c
-        weights = _INV_SQRT2PI * np.exp(-0.5 * g * g) * (1.0 + 1j * dc) * wt
-        with np.errstate(all="ignore"):
-            values = dphi_c(sq * g) ** 2
-        return values, weights
-
-    per_panel = max(8, n_nodes // 50)
-    values, weights = build(per_panel)
-    values2, weights2 = build(2 * per_panel)
-    # accuracy probe: inside the support, at the turning values, close to the real axis
-    xs = np.concatenate([np.linspace(min_d, max_d, 7)[1:-1], act.dphi(sq * turning) ** 2])
-    span = max(max_d - min_d, 1e-300)
-    zeta = np.concatenate([xs + 1e-3j * span, xs + 1e-7j * span])
-
-    def m(v, w):
-        return zeta * np.sum(w / (zeta[:, None] - v), axis=1) - np.sum(w)
-
-    m1, m2 = m(values, weights), m(values2, weights2)
-    accuracy = float(np.max(np.abs(m1 - m2) / np.maximum(np.abs(m2), 1e-300)))
-    ends = act.dphi(sq * np.array([-40.0, 40.0])) ** 2
-    special_values = np.concatenate([act.dphi(sq * turning) ** 2, ends])
-    tol = 1e-9 * max_d
-    interior = tuple(sorted(float(v) for v in special_values if min_d + tol < v < max_d - tol))
-    return values, weights, max_d, accuracy, interior
-
-
-def _complex_dphi(act: Activation):
-    """phi' that accepts complex arguments (the built-ins' scipy helpers such as expit do not)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", np.exceptions.ComplexWarning)
-            if np.iscomplexobj(act.dphi(np.array([0.5 + 0.5j]))):
-                return act.dphi
-        raise TypeError("phi' dropped the imaginary part")
-    except (TypeError, np.exceptions.ComplexWarning):
-        if act.expr is None:
-            raise ParameterError(
-                f"the Jacobian spectrum of {act.name} needs phi' at complex arguments; "
-                "pass the activation as a formula (or a callable that accepts complex numpy arrays)"
-            ) from None
-        return sp.lambdify(X, sp.diff(act.expr, X), modules=["numpy", "scipy"])
-
-
-def _singularity_distance(act: Activation) -> float:
-    """Distance of phi's nearest complex singularity from the real axis (in x), for the contour lift."""
-    if act.name == "tanh":
-        return np.pi / 2
-    if act.family == "erf":
-        return 1.0  # erf' = e^{-x^2}: entire, but |e^{-x^2}| grows off the axis; a unit lift is safe
-    return np.pi / 2
-
-
 @lru_cache(maxsize=256)
 def _law(act: Activation, q: float, n_nodes: int) -> D2Law:
     atoms = _discrete(act, q)
@@ -318,11 +174,7 @@ def _law(act: Activation, q: float, n_nodes: int) -> D2Law:
     if atoms is not None:
         mus = np.array([sum(m * v**k for v, m in atoms) for k in range(1, _N_MOMENTS + 1)])
         return D2Law(act.name, q, atoms, None, None, max(v for v, _ in atoms), mus)
-    if act.kinks and act.family != "selu":
-        raise ParameterError(
-            f"Jacobian spectra of {act.name} are not supported: phi' is neither piecewise constant "
-            "(linear, relu, leaky relu, hard-tanh), nor smooth, nor of the selu/elu form"
-        )
+    kinked = bool(act.kinks) and act.family != "selu"
     g = np.linspace(0.0, 9.0, 2001)
     d_plus, d_minus = act.dphi(np.sqrt(q) * g) ** 2, act.dphi(-np.sqrt(q) * g) ** 2
     scale = max(float(np.max(d_plus)), 1e-300)
@@ -338,18 +190,22 @@ def _law(act: Activation, q: float, n_nodes: int) -> D2Law:
             # continuous law on (0, (scale alpha)^2), decreasing along the negative half-line)
             scale, alpha = act.params.get("scale", 1.0), act.params["alpha"]
             atoms = ((scale * scale, 0.5),)
-            values, weights = _contour(
+            values, weights = even_contour(
                 act, q, n_nodes, shrink, lambda x: scale * alpha * np.exp(x), side=-1.0, factor=1.0
             )
             max_d = max(scale * scale, (scale * alpha) ** 2)
             if 0 < scale * scale < (scale * alpha) ** 2:
                 interior = (scale * scale,)
+        elif kinked:
+            # phi' piecewise smooth (Max(x, tanh(x)), ...): atoms for constant pieces, a contour per
+            # smooth piece on its own analytic branch, vanishing at the kinks
+            atoms, values, weights, max_d, accuracy, interior = piecewise_contour(act, q, n_nodes, shrink)
         elif general:
             # d(g) not even/non-increasing (silu, gelu, softplus, x erf x, ...): full-line contour
             # lifted against the sign of d'(g), graded towards the turning points of d
-            values, weights, max_d, accuracy, interior = _general_contour(act, q, n_nodes, shrink)
+            values, weights, max_d, accuracy, interior = general_contour(act, q, n_nodes, shrink)
         else:
-            values, weights = _contour(act, q, n_nodes, shrink)
+            values, weights = even_contour(act, q, n_nodes, shrink)
             max_d = float(act.dphi(np.array([0.0]))[0] ** 2)
         law = D2Law(act.name, q, atoms, values, weights, max_d, mus, accuracy, interior)
         if probe is None:
@@ -445,15 +301,20 @@ def spectrum_moments(law, sigma_w2: float, depth: int, weights: str, k_max: int 
     (mu_1, mu_2, ...), one per layer (then ``depth`` is their number).
     """
     k_max = min(k_max, _N_MOMENTS)
-    layers = [law.moments_exact] * depth if isinstance(law, D2Law) else [np.asarray(mu, float) for mu in law]
+    if isinstance(law, D2Law):  # every layer alike: one distinct law, counted depth times
+        counts = {tuple(law.moments_exact[:k_max]): int(depth)}
+    else:
+        counts = {}
+        for mu in law:
+            key = tuple(np.asarray(mu, float)[:k_max])
+            counts[key] = counts.get(key, 0) + 1
+    n_layers = sum(counts.values())
     n = k_max + 1
     log_sw = np.zeros(n)
     if weights == "gaussian":  # sigma_w^2 S_W = 1/(1 + w): log = -log(1 + w)
         log_sw[1:] = -((-1.0) ** (np.arange(1, n) + 1)) / np.arange(1, n)
-    distinct = {tuple(mu[:k_max]) for mu in layers}
-    log_s = len(layers) * log_sw
-    for mu in distinct:
-        count = sum(tuple(m[:k_max]) == mu for m in layers)
+    log_s = n_layers * log_sw
+    for mu, count in counts.items():
         log_s = log_s + count * _normalised_log_s(np.array(mu))
     s = _exp_series(log_s)  # m_1 S_J(w)
     # S(w) = (1 + w) chi(w)/w  =>  chi(w) = w S(w)/(1 + w)
@@ -461,7 +322,7 @@ def spectrum_moments(law, sigma_w2: float, depth: int, weights: str, k_max: int 
     chi = np.zeros(n)
     chi[1:] = _series_mul(s, inv_one_plus)[: n - 1]
     psi = _series_inverse(chi)
-    log_m1 = sum(np.log(sigma_w2 * mu[0]) for mu in layers)
+    log_m1 = sum(count * np.log(sigma_w2 * mu[0]) for mu, count in counts.items())
     with np.errstate(over="ignore"):
         return psi[1:] * np.exp(log_m1 * np.arange(1, n))
 

@@ -16,12 +16,14 @@ pre-activation at q*, lambda = eigenvalue of J J^T (a squared singular value), m
   (tanh, erf; tests/meanfield/test_freeprob_general.py checks 1e-6 against the exact L = 1 law);
 - ``cdf``: atoms plus the continuous part integrated from the top edge down (deep spectra hold most
   of their mass near 0, rho ~ lambda^(1/L - 1)): Gauss-Legendre panels in a square-root variable on
-  [0.02, 1] lambda_max and in log lambda on [1e-10, 0.02] lambda_max; below 1e-10 lambda_max the
-  remaining continuous mass is spread as the power law lambda^(1/L) (an approximation, stated).
+  [0.02, 1] lambda_max and in log lambda on [1e-30, 0.02] lambda_max (1e-30: the float64 resolution
+  of a sampled product); below 1e-30 lambda_max the remaining continuous mass follows the power law
+  that matches the density and the mass there.
   For L >= 2 or Gaussian weights the free convolution smooths the singularities of the law of d,
   and the panels agree with adaptive quadrature of the density to ~1e-8 (silu, gelu, x erf x);
 - ``mean``, ``var``, ``moment(k)``: closed forms from the S-transform series;
-- ``support()``: (0, lambda_max) with lambda_max the largest point of the support, atoms included.
+- ``support()``: (0, lambda_max) with lambda_max the largest point of the support, atoms included;
+- ``ppf`` (the smallest lambda with cdf >= p, atoms included) and ``rvs`` by inversion.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from functools import cached_property
 
 import numpy as np
 from numpy.polynomial import legendre
+from scipy.optimize.elementwise import find_root
 
 from .. import validation as check
 from ..activations import activation
@@ -39,10 +42,11 @@ from .freeprob import WEIGHTS, BernoulliLayersSolver, SpectrumSolver, d2_law, sp
 
 __all__ = ["JacobianSpectrum", "jacobian_spectrum"]
 
-_FLOOR = 1e-10  # relative to lambda_max: below it the cdf uses the power-law extrapolation
+_FLOOR = 1e-30  # relative to lambda_max (the float64 resolution of a sampled product): below it the
+#                cdf continues the density as the power law that matches it and the mass at the floor
 _SPLIT = 0.02
 _PANEL_NODES = 8
-_TOP_PANELS, _LOW_PANELS = 40, 24
+_TOP_PANELS, _LOW_PANELS = 40, 56
 
 
 class JacobianSpectrum:
@@ -50,14 +54,22 @@ class JacobianSpectrum:
 
     def __init__(self, act, sigma_w2, sigma_b2, depth, weights="orthogonal", q=None, n_nodes=400):
         self.act = activation(act)
-        self.sigma_w2 = float(check.positive("sigma_w2", sigma_w2))
-        self.sigma_b2 = float(check.nonnegative("sigma_b2", sigma_b2))
+        self.sigma_w2 = check.positive("sigma_w2", sigma_w2, scalar=True)
+        self.sigma_b2 = check.nonnegative("sigma_b2", sigma_b2, scalar=True)
         self.depth = check.depth(depth)
         if weights not in WEIGHTS:
             raise ParameterError(f"weights must be one of {WEIGHTS}, got {weights!r}")
         self.weights = weights
-        self.q = self._fixed_point() if q is None else float(check.nonnegative("q", q))
+        self.q = self._fixed_point() if q is None else check.nonnegative("q", q, scalar=True)
         self.law = d2_law(self.act, self.q, n_nodes)
+        mu1 = self.law.mu(1)
+        scale = self.depth * np.log10(self.sigma_w2 * mu1) if mu1 > 0 else 0.0
+        if not -290 <= scale <= 290:
+            raise ParameterError(
+                f"the spectrum of J J^T lives at the scale E[lambda] = chi_1^L = 1e{scale:.0f} (sigma_w2 = "
+                f"{self.sigma_w2!r}, depth {self.depth}), outside double precision; choose sigma_w2 nearer the "
+                "edge of chaos or a smaller depth"
+            )
         # one orthogonal layer: lambda = sigma_w^2 d exactly, so its law is that of d, scaled
         exact = self.depth == 1 and weights == "orthogonal" and self.q > 0
         self._one_layer = derivative_law(self.act, self.q) if exact else None
@@ -81,7 +93,7 @@ class JacobianSpectrum:
             raise ParameterError(f"weights must be one of {WEIGHTS}, got {weights!r}")
         self = cls.__new__(cls)
         self.act, self.law, self.q, self.sigma_b2 = None, None, float("nan"), float("nan")
-        self.sigma_w2 = float(check.positive("sigma_w2", sigma_w2))
+        self.sigma_w2 = check.positive("sigma_w2", sigma_w2, scalar=True)
         self.depth, self.weights, self._one_layer = p.size, weights, None
         self._solver = BernoulliLayersSolver(p, self.sigma_w2, weights)
         self.__dict__["_moments"] = spectrum_moments([np.full(12, pl) for pl in p], self.sigma_w2, p.size, weights)
@@ -216,9 +228,18 @@ class JacobianSpectrum:
 
     # ---- cdf ---------------------------------------------------------------------------------
     @cached_property
+    def _density_top(self) -> float:
+        """The top of the absolutely continuous part (the support's top when that is an atom's place only
+        in the absence of a finite continuous edge)."""
+        edge = self._continuous_edge
+        return edge if np.isfinite(edge) else self._top
+
+    @cached_property
     def _cdf_table(self):
-        """Panels (in the integration variables) with Legendre coefficients of the integrand."""
-        hi = self._top
+        """Panels (in the integration variables) with Legendre coefficients of the integrand; the square-
+        root variable ends at the top of the continuous part (an inverse-square-root edge there), not at
+        an atom above it."""
+        hi = self._density_top
         if not np.isfinite(hi) or self._continuous_mass() <= 1e-15:
             return None
         xs = _SPLIT * hi
@@ -273,12 +294,57 @@ class JacobianSpectrum:
         above[top] = _tail(1 - np.sqrt((hi - flat[top]) / (hi - xs)), u_edges, u_half, u_coef, u_mass)
         low = (flat >= _FLOOR * hi) & (flat < xs)
         above[low] = top_total + _tail(np.log(flat[low]), s_edges, s_half, s_coef, s_mass)
-        tiny = flat < _FLOOR * hi  # below the floor: the remaining mass spread as lambda^(1/L)
-        below = self._continuous_mass() - top_total - low_total
-        frac = (np.maximum(flat[tiny], 0.0) / (_FLOOR * hi)) ** (1.0 / self.depth)
+        tiny = flat < _FLOOR * hi  # below the floor: the remaining mass as a power law lambda^beta
+        below = max(self._continuous_mass() - top_total - low_total, 0.0)
+        frac = (np.maximum(flat[tiny], 0.0) / (_FLOOR * hi)) ** self._floor_exponent(below)
         above[tiny] = top_total + low_total + below * (1 - frac)
         out += np.where(flat > 0, self._continuous_mass() - above, 0.0)
         return np.clip(out, 0.0, 1.0).reshape(lam.shape)
+
+    def _floor_exponent(self, below: float) -> float:
+        """beta of F(lambda) = F(f) (lambda/f)^beta below the floor f: the power law whose density
+        f rho(f) and mass F(f) match the computed ones (beta = 1/L for relu-like spectra, whose density
+        behaves like lambda^(1/L - 1) near 0); 1/L when the mass below the floor is below 1e-9, the
+        accuracy of the panels above it."""
+        f = _FLOOR * self._density_top
+        if below <= 1e-9:  # at the level of the panels' own error: the generic power law of the free product
+            return 1.0 / self.depth
+        density = float(self.pdf(np.array([f]))[0]) * f
+        return min(max(density / below, 1e-3), 1.0) if density > 0 else 1.0 / self.depth
+
+    def ppf(self, p) -> np.ndarray:
+        """Quantile function: the smallest lambda with cdf(lambda) >= p (vectorized over p in [0, 1]).
+
+        Inside an atom's jump the atom's location; elsewhere cdf(lambda) = p is solved by Chandrupatla's
+        method in log lambda (the cdf is continuous and increasing between atoms), to ~1e-13 relative in
+        lambda.  ppf(0) = 0 and ppf(1) = the top of the support.
+        """
+        p = np.asarray(check.real_array("p", p), dtype=float)
+        if np.any((p < 0) | (p > 1)):
+            raise ParameterError(f"probabilities must lie in [0, 1], got {p!r}")
+        flat = p.ravel()
+        top = self._top
+        out = np.full(flat.shape, np.nan)
+        out[flat >= 1] = top
+        out[flat <= 0] = 0.0
+        for loc, mass in sorted(self.atoms):
+            below = float(self.cdf(np.array([loc]))[0]) - mass  # cdf just before the atom
+            out[np.isnan(out) & (flat > below) & (flat <= below + mass)] = loc
+        solve = np.isnan(out)
+        if np.any(solve):
+            lo = np.full(solve.sum(), np.log(1e-300 * top))
+            hi = np.full(solve.sum(), np.log(top))
+            res = find_root(lambda u, target: self.cdf(np.exp(u)) - target, (lo, hi), args=(flat[solve],),
+                            tolerances={"xatol": 1e-14, "xrtol": 4e-16})
+            out[solve] = np.exp(res.x)
+        return out.reshape(p.shape)
+
+    def rvs(self, size=None, random_state=None) -> np.ndarray:
+        """Samples of lambda by inversion, ppf(U) with U uniform; ``random_state`` an int seed, a numpy
+        Generator or None (as scipy.stats takes it)."""
+        rng = check.generator(random_state)
+        u = rng.random(size)
+        return self.ppf(u)
 
     def mass_below(self, lam: float) -> float:
         """Continuous plus atomic mass at or below ``lam`` (the cdf), for Monte Carlo comparisons."""

@@ -18,14 +18,17 @@ from scipy import special
 
 from meanfield.activations import BUILTIN_NAMES, SELU_ALPHA, SELU_SCALE, Activation, activation
 from meanfield.errors import ActivationError, FormulaError
-from meanfield.formula import X
+from meanfield.formula import Sigmoid, Softplus, X
 
 CANONICAL = ["linear", "relu", "leaky_relu", "tanh", "hardtanh", "erf", "sigmoid", "softplus", "selu",
-             "elu", "gelu", "silu", "sin"]
+             "elu", "gelu", "silu", "mish", "sin"]
 ALIASES = {"swish": "silu", "identity": "linear", "logistic": "sigmoid", "hard_tanh": "hardtanh"}
 
 
 def _derivative_exprs(expr):
+    """phi, phi', phi'' by sympy from the elementary form (the logistic and softplus written with exp, so that
+    the package's own derivative rules for Sigmoid and Softplus are not used)."""
+    expr = expr.replace(Sigmoid, lambda u: 1 / (1 + sp.exp(-u))).replace(Softplus, lambda u: sp.log(1 + sp.exp(u)))
     d1 = sp.diff(expr, X).replace(sp.DiracDelta, lambda *args: sp.Integer(0))
     d2 = sp.diff(expr, X, 2).replace(sp.DiracDelta, lambda *args: sp.Integer(0))
     return expr, d1, d2
@@ -59,6 +62,7 @@ INDEPENDENT = {
     "elu": lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0))),
     "gelu": lambda x: 0.5 * x * special.erfc(-x / np.sqrt(2.0)),
     "silu": lambda x: x / (1.0 + np.exp(-x)),
+    "mish": lambda x: x * np.tanh(np.log1p(np.exp(x))),  # Misra 2019; |x| <= 8 here: no overflow
     "sin": np.sin,
 }
 

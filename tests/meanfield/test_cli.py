@@ -306,3 +306,44 @@ def test_python_dash_m_entry_point():
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh"])
+def test_phase_default_range_shows_the_edge_of_chaos(capsys, tmp_path, name):
+    """Without --sigma-w2-range the grid spans [0.5, 1.5] x the critical sigma_w^2 over the sigma_b^2 range:
+    sigmoid's edge (~103, far outside the old default 0.5..4) is inside it."""
+    code, out, err = run(capsys, "phase", name, "--out", str(tmp_path / "p.png"), "--sigma-b2-range", "0", "0.2", "3")
+    assert code == 0 and err == ""
+    lo, hi = (float(v) for v in out.split("sigma_w2 in [")[1].split("]")[0].split(","))
+    crit = mf.critical_sigma_w2(name, [0.0, 0.1, 0.2])
+    crit = crit[np.isfinite(crit) & (crit > 0)]
+    assert lo <= crit.min() and crit.max() <= hi
+    assert lo == pytest.approx(0.5 * crit.min(), rel=1e-5) and hi == pytest.approx(1.5 * crit.max(), rel=1e-5)
+
+
+@pytest.mark.parametrize("out_kind, fragment", [("folder", "is a folder"), ("missing", "does not exist"),
+                                                ("unwritable", "cannot")])
+@pytest.mark.parametrize("command", [["phase", "tanh", "--sigma-b2-range", "0", "0.1", "3", "--sigma-w2-range", "1", "2", "3"],
+                                     ["spectrum", "relu", "--sigma-w2", "2", "--sigma-b2", "0", "--depth", "2"]])
+def test_bad_output_paths_are_one_line_errors(capsys, tmp_path, command, out_kind, fragment):
+    """--out to a folder, a missing folder or a path the file system refuses (here: under /proc) gave raw
+    tracebacks; now exit 2 with one line naming the path."""
+    out = {"folder": str(tmp_path), "missing": str(tmp_path / "nope" / "a.png"), "unwritable": "/proc/a.png"}[out_kind]
+    code, out_text, err = run(capsys, *command, "--out", out)
+    assert_one_line_error(code, out_text, err, fragment)
+
+
+@pytest.mark.parametrize("dpi", ["1e9", "0", "-5"])
+def test_extreme_dpi_is_refused(capsys, tmp_path, dpi):
+    code, out, err = run(capsys, "phase", "tanh", "--out", str(tmp_path / "a.png"), f"--dpi={dpi}",
+                         "--sigma-b2-range", "0", "0.1", "3")
+    assert_one_line_error(code, out, err, "--dpi")
+
+
+def test_long_and_huge_arguments_are_refused_briefly(capsys, tmp_path):
+    huge = "1" + "0" * 400
+    code, out, err = run(capsys, "phase", "tanh", "--out", str(tmp_path / "p.png"), "--sigma-w2-range", "0.5", "2", huge)
+    assert_one_line_error(code, out, err, "between 2 and 2000")
+    code, out, err = run(capsys, "maps", "tanh", "--sigma-w2", "1" + "0" * 400 + "x", "--sigma-b2", "0")
+    assert_one_line_error(code, out, err, "characters")
+    assert len(err) < 300

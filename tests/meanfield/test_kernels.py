@@ -65,3 +65,29 @@ def test_kernel_correlation_and_bad_input():
         mf.nngp_kernel("relu", 2.0, 0.0, 3, np.ones(4))
     with pytest.raises(ParameterError):
         mf.kernel("relu", 2.0, 0.0, 2, 1.0, 1.0, 1.5)
+
+
+def test_depth_beyond_the_limit_is_refused_at_once():
+    """depth = 2**64 used to loop for ever (10**6 took ~40 min): refused, the limit stated."""
+    for fn in (lambda d: mf.kernel("relu", 2.0, 0.1, d, 1.0, 1.0, 0.5),
+               lambda d: mf.nngp_kernel("relu", 2.0, 0.1, d, np.eye(2))):
+        with pytest.raises(mf.ParameterError, match="between 1 and 1,000,000"):
+            fn(2**64)
+        with pytest.raises(mf.ParameterError, match="100000 layers the kernel recursion accepts"):
+            fn(200_000)
+
+
+def test_deep_kernels_stop_at_their_floating_point_fixed_point():
+    """In the ordered phase the recursion reaches a fixed point to the last bit within a few hundred layers;
+    deeper layers then return exactly the same numbers, so depth 10**5 equals depth 3000 bit for bit."""
+    deep = mf.kernel("tanh", 1.2, 0.1, 10**5, 1.0, 2.0, 0.5)
+    assert deep == mf.kernel("tanh", 1.2, 0.1, 3000, 1.0, 2.0, 0.5)
+    # and it is the fixed point q*, c* = 1 (ordered)
+    assert deep[0] == pytest.approx(mf.fixed_point("tanh", 1.2, 0.1), rel=1e-12)
+
+
+def test_kernels_that_leave_double_precision_are_refused():
+    with pytest.raises(mf.ParameterError, match="double precision"):
+        mf.nngp_kernel("relu", 2.0, 0.1, 3, np.full((2, 2), 1e200))
+    with pytest.raises(mf.ParameterError, match="double precision"):
+        mf.kernel("relu", 3.0, 0.0, 2000, 1.0, 1.0, 0.5)  # grows like 1.5^L: inf near layer 1750

@@ -17,7 +17,7 @@ from scipy import stats
 
 from meanfield import simulate as mfsim
 from meanfield.errors import ParameterError
-from meanfield.laws import MAX_MOMENT_ORDER, Law
+from meanfield.laws import MAX_MOMENT_ORDER, MAX_SAMPLES, Law
 
 
 class Gaussian(Law):
@@ -144,7 +144,8 @@ def test_rvs_by_inversion_and_random_state():
     (lambda law: law.isf(-0.1), "probabilities"),
     (lambda law: law.moment(MAX_MOMENT_ORDER + 1), f"0..{MAX_MOMENT_ORDER}"),
     (lambda law: law.moment(2.5), "integer"),
-    (lambda law: law.rvs(10**12), "at most"),
+    (lambda law: law.rvs(MAX_SAMPLES + 1), "at most"),
+    (lambda law: law.rvs(10**12), "between 1 and"),
     (lambda law: law.rvs(3, random_state="x"), "random_state"),
     (lambda law: law.stats("mq"), "mvsk"),
     (lambda law: law.kurtosis(fisher="yes"), "fisher"),

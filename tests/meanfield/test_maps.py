@@ -4,6 +4,8 @@ Independent routes used here: closed-form fixed points (sin via Lambert W, relu,
 self-normalising point), the residual of the fixed-point equation, brute-force iteration of the maps,
 finite differences of the correlation map (Price's theorem), and the identities of the notes.
 """
+import math
+
 import numpy as np
 import pytest
 from hypothesis import example, given, settings
@@ -165,3 +167,55 @@ def test_vectorized_maps_equal_scalar_calls(w, b, name):
 def test_bad_numbers_raise_parameter_error(call):
     with pytest.raises(ParameterError):
         call()
+
+
+# ---- marginal points under floating-point noise (issue: torch's calculate_gain('relu')**2 = 2 + 4.4e-16) ----
+@pytest.mark.parametrize("slope", [0.0, 0.01, 0.1, 0.3])
+def test_gain_squared_is_the_marginal_point(slope):
+    """sigma_w^2 = calculate_gain(...)**2 of a (leaky) relu is 2/(1 + a^2) up to rounding: the marginal,
+    critical point.  There every q is a fixed point of q -> sigma_w^2 (1 + a^2)/2 q, so q* = q^1 = q0
+    (closed form), chi_1 = 1 and both depth scales are infinite."""
+    act = mf.activation("leaky_relu", slope=slope) if slope else mf.activation("relu")
+    gain2 = mf.init.calculate_gain("leaky_relu" if slope else "relu", slope if slope else None) ** 2
+    assert gain2 != 2.0 / (1.0 + slope**2) or slope == 0.01  # the noise is real (0.01: exact by chance)
+    assert mf.fixed_point(act, gain2, 0.0) == 1.0
+    assert mf.fixed_point(act, gain2, 0.0, q0=3.5) == 3.5
+    assert mf.chi1(act, gain2, 0.0) == pytest.approx(1.0, abs=4e-16)
+    assert mf.depth_scales(act, gain2, 0.0) == (np.inf, np.inf)
+    assert mf.propagation(act, gain2, 0.0).phase == "critical"
+
+
+def test_homogeneous_fixed_points_are_the_closed_form():
+    """q* = sigma_b^2 / (1 - sigma_w^2 D) for the linear map of a homogeneous phi (D = 1/2 for relu, 1 for
+    |x|), including values far above the old search limit of 1e9."""
+    assert mf.fixed_point("relu", 1.5, 0.1) == pytest.approx(0.1 / (1 - 0.75), rel=1e-15)
+    assert mf.fixed_point("abs(x)", 0.5, 0.1) == pytest.approx(0.2, rel=1e-15)
+    assert mf.fixed_point("relu", 1.5, 0.0) == 0.0
+    assert mf.fixed_point("relu", 2.0 - 1e-12, 1.0) == pytest.approx(1.0 / (1 - (1 - 5e-13)), rel=1e-3)
+
+
+def test_divergence_message_never_contradicts_itself():
+    """The message prints the given numbers in full (repr) and the exact limit."""
+    gain2 = math.sqrt(2.0) ** 2
+    with pytest.raises(mf.DivergentFixedPointError) as info:
+        mf.fixed_point("relu", gain2, 0.1)
+    message = str(info.value)
+    assert "sigma_w2=2.0000000000000004" in message and "sigma_b2=0.1" in message and "sigma_w2 = 2.0" in message
+    with pytest.raises(mf.DivergentFixedPointError, match=r"sigma_w2=2\.0000000002"):
+        mf.fixed_point("relu", 2.0000000002, 0.0)  # a real departure (1e-10 relative) is not rounding
+
+
+@pytest.mark.parametrize("c", [-0.7, 0.0, 0.5, 0.95])
+def test_correlation_map_at_vanishing_signal_is_the_limit(c):
+    """q = 0, sigma_b2 = 0: both signals vanish and the map is 0/0 (it returned NaN).  Its limit q -> 0 is
+    c for phi differentiable at 0 (tanh), the arc-cosine map (sqrt(1 - c^2) + (pi - arccos c) c)/pi for relu
+    (Cho & Saul 2009; scale-free, so also its value at any q), and the leaky map for Max(x, 0.2x)."""
+    assert mf.correlation_map("tanh", 1.5, 0.0, c, q=0.0) == pytest.approx(c, abs=1e-15)
+    relu = (np.sqrt(1 - c * c) + (np.pi - np.arccos(c)) * c) / np.pi
+    assert mf.correlation_map("relu", 1.5, 0.0, c, q=0.0) == pytest.approx(relu, rel=1e-14)
+    assert mf.correlation_map("Max(x, 0.2*x)", 1.5, 0.0, c, q=0.0) == pytest.approx(
+        mf.correlation_map("Max(x, 0.2*x)", 1.5, 0.0, c, q=1.0), rel=1e-12)
+    # the limit is the limit: tanh at q = 1e-8 is within O(q) of it
+    assert mf.correlation_map("tanh", 1.5, 0.0, c, q=1e-8) == pytest.approx(c, abs=1e-7)
+    with pytest.raises(ParameterError, match="undefined"):
+        mf.correlation_map("x**2", 1.5, 0.0, c, q=0.0)

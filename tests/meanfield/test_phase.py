@@ -1,4 +1,6 @@
 """Phase diagrams equal the pointwise maps; the verified tables behind them equal the exact moments."""
+import math
+
 import matplotlib
 import numpy as np
 import pytest
@@ -30,6 +32,37 @@ def test_phase_diagram_matches_pointwise_functions(name):
     assert np.all((phase == -1) == (d.chi1 < 1 - 1e-9))
 
 
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "x*erf(x)", "gelu"])
+def test_grid_agrees_with_pointwise_functions_wherever_they_are_finite(name):
+    """No holes: at every grid point where mf.fixed_point / mf.chi1 are finite the grid has the same
+    numbers (1e-10), and where they raise DivergentFixedPointError the grid says diverged.  The relu
+    grid used to have NaN holes inside the ordered region (sigma_w2 just below 2 with bias)."""
+    w = np.concatenate([np.linspace(0.5, 4, 15), [1.99, 1.999999, 2.0, math.sqrt(2) ** 2]])
+    b = np.array([0.0, 1e-6, 0.05, 0.3])
+    d = mf.phase_diagram(name, w, b)
+    for i, bi in enumerate(b):
+        for j, wj in enumerate(w):
+            try:
+                q = mf.fixed_point(name, wj, bi)
+            except mf.DivergentFixedPointError:
+                assert d.diverged[i, j], (wj, bi, d.q_star[i, j])
+                continue
+            # the root's conditioning: V known to ~1e-12 moves q* by that over 1 - s_q (s_q -> 1 as q* grows)
+            rtol = 1e-10 + 1e-12 / max(1e-16, abs(1 - mf.q_slope(name, wj, bi, q=q)))
+            assert d.q_star[i, j] == pytest.approx(q, rel=rtol, abs=1e-300), (wj, bi)
+            assert d.chi1[i, j] == pytest.approx(mf.chi1(name, wj, bi), rel=rtol), (wj, bi)
+
+
+def test_bounded_activation_with_a_huge_fixed_point_is_not_diverged():
+    """tanh at sigma_w2 = 1e10: q* = 1e10 V(q*) + 0.5 with V(q) = 1 - sqrt(2/(pi q)) + O(q^-3/2) for large q
+    (the mass of 1 - tanh^2 near 0 is 2), so q* = 1e10 - 7.98e4 (+- 2): finite, not "diverged"."""
+    d = mf.phase_diagram("tanh", [1.0, 1e10], [0.5])
+    assert not d.diverged.any()
+    expected = 1e10 - math.sqrt(2e10 / math.pi)
+    assert d.q_star[0, 1] == pytest.approx(expected, rel=1e-9)
+    assert mf.fixed_point("tanh", 1e10, 0.5) == pytest.approx(expected, rel=1e-9)
+
+
 def test_divergent_points_are_marked_not_raised():
     d = mf.phase_diagram("relu", [1.0, 2.5], [0.0, 0.1])
     assert np.isinf(d.q_star[:, 1]).all() and np.isnan(d.chi1[:, 1]).all()
@@ -38,12 +71,31 @@ def test_divergent_points_are_marked_not_raised():
 
 def test_plot_returns_axes_and_draws_the_critical_line():
     d = mf.phase_diagram("tanh", np.linspace(1, 3, 12), np.linspace(0, 0.3, 8))
-    ax = d.plot()
+    ax = d.plot(rasterized=True)  # keyword arguments reach pcolormesh
     assert ax.get_xlabel() and ax.lines  # the edge of chaos
+    assert ax.collections[0].get_rasterized()
+    assert ax.get_title() == "tanh: ordered (blue), chaotic (red)"
     ax2 = d.plot(quantity="xi_c")
     assert ax2 is not ax
     with pytest.raises(ValueError):
         d.plot(quantity="nope")
+
+
+def test_divergence_has_its_own_colour_and_legend_entry():
+    """Diverged points used to be blank (the white of chi_1 = 1): now grey, with a legend entry, and the
+    title names only the phases that appear (relu at sigma_w2 <= 4 is never chaotic)."""
+    import matplotlib.colors as mcolors
+
+    d = mf.phase_diagram("relu", np.linspace(0.5, 4, 30), np.linspace(0, 0.5, 20))
+    ax = d.plot()
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "q diverges (no fixed point)" in labels
+    grey = ax.collections[1]
+    values = grey.get_array().ravel()
+    shown = ~np.ma.getmaskarray(values)
+    assert shown.sum() == d.diverged.sum() > 0
+    assert np.all(grey.to_rgba(values[shown].data) == mcolors.to_rgba("0.55"))
+    assert ax.get_title() == "relu: ordered (blue)"
 
 
 @pytest.mark.parametrize("name", ["tanh", "sigmoid", "hardtanh", "x*erf(x)"])

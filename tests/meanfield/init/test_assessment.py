@@ -163,3 +163,22 @@ def test_weightnorm_relu_is_critical_like_he():
     r = mf.init.assess("weightnorm", "relu", depth=4, width=64, seed=0)
     assert r.sigma_w2 == 2.0
     assert r.q_star == 1.0 and r.chi1 == pytest.approx(1.0, abs=1e-12)
+
+
+def test_assess_runs_with_single_threaded_blas(monkeypatch):
+    """Every measured path pins BLAS to one thread (looks-linear at depth 50 took 16-96 s with the default
+    threads on a loaded 2-core machine, 2-4.5 s pinned): the recipe's QR factorisations included."""
+    from threadpoolctl import threadpool_info
+
+    import meanfield.init.isometric as isometric
+
+    seen = []
+    original = isometric.haar_orthogonal
+
+    def spy(*args, **kwargs):
+        seen.append([lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(isometric, "haar_orthogonal", spy)
+    mf.init.assess("orthogonal", "tanh", depth=2, width=16, seed=0)
+    assert seen and all(threads and threads == [1] * len(threads) for threads in seen)

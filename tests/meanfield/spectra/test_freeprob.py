@@ -58,7 +58,10 @@ def test_one_layer_orthogonal_spectrum_is_law_of_sigma_w2_d(name, q):
     np.testing.assert_array_less(np.abs(s.cdf(x) - f_mc), tol)
 
 
-@pytest.mark.parametrize("name,q", [("silu", 1.0), ("gelu", 0.5), ("x*erf(x)", 0.5), ("tanh", 0.7)])
+@pytest.mark.parametrize("name,q", [("silu", 1.0), ("gelu", 0.5), ("x*erf(x)", 0.5), ("tanh", 0.7),
+                                    # kinked, piecewise smooth phi': the piecewise contour (one branch per piece)
+                                    ("Max(x, tanh(x))", 0.8), ("Max(0, x) + 0.1*Min(0, tanh(x))", 1.2),
+                                    ("abs(tanh(x))", 0.9), ("Max(tanh(x), 0.5*x)", 1.5)])
 def test_one_layer_density_free_probability_matches_inversion(name, q):
     """At L = 1 the spectrum uses the inversion of d(g) (meanfield.spectra.derivative_law); the free
     probability solver must give the same density away from the singular images sigma_w2 * v."""
@@ -200,3 +203,28 @@ def test_piecewise_constant_formulas_are_discrete_laws():
     np.testing.assert_allclose(a.pdf(x), b.pdf(x), rtol=1e-9)
     c = jacobian_spectrum("abs(x)", 0.8, 0.1, 5, "orthogonal")
     assert c.atoms == [(pytest.approx(0.8**5), pytest.approx(1.0))]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, depth, weights", [
+    ("Max(x, tanh(x))", 2, "orthogonal"),  # atom 1/2 of d at 1: the L(1 - m) = 1 boundary, no atom
+    ("Max(x, tanh(x))", 4, "gaussian"),
+    ("Max(0, x) + 0.1*Min(0, tanh(x))", 3, "orthogonal"),
+    ("Max(tanh(x), 0.5*x)", 4, "orthogonal"),
+])
+def test_kinked_piecewise_smooth_spectra_match_sampled_networks(name, depth, weights):
+    """Formulas whose phi' is piecewise smooth with kinks (refused before): KS against real networks
+    above 1e-8 lambda_max, bound = DKW at alpha 1e-3 for the pooled eigenvalues (conservative for
+    repelling eigenvalues) + 5/N for the finite-width bias, as in test_spectrum_monte_carlo.py."""
+    import meanfield as mf
+    from meanfield.simulate import jacobian_singular_values, ks_bound, ks_distance
+
+    n, networks = 500, 4
+    point = mf.critical_point(name, 0.1)
+    spec = jacobian_spectrum(name, point.sigma_w2, 0.1, depth, weights)
+    samples = jacobian_singular_values(name, point.sigma_w2, 0.1, depth, n, weights=weights, n_networks=networks,
+                                       seed=3)
+    result = ks_distance(samples, spec, floor=1e-8 * spec.support()[1])
+    bound = ks_bound(n * networks) + 5.0 / n
+    assert result.statistic < bound, result
+    assert samples.lam.mean() == pytest.approx(spec.mean(), rel=0.1)

@@ -231,3 +231,43 @@ def test_one_orthogonal_layer_keeps_the_atoms_of_d():
     assert one.moment(2) == pytest.approx(0.5 * sw2**2 * (a**4 + 1), rel=1e-12)
     two = jacobian_spectrum(mf.activation("leaky_relu", slope=a), sw2, 0.0, 2, "orthogonal")
     assert two.atoms == []
+
+
+def test_ppf_and_rvs_against_the_arcsine_law():
+    """relu, orthogonal, L = 2, sigma_w2 = 2: (1/2) delta_0 + density 1/(2 pi sqrt(lambda (4 - lambda))) on
+    [0, 4] (free product of two projections), so F = 1/2 + arcsin(sqrt(lambda)/2)/pi and
+    ppf(p) = 4 sin^2(pi (p - 1/2)) above the atom; lambda/4 of the continuous part is scipy's arcsine law."""
+    from scipy import stats
+
+    s = jacobian_spectrum("relu", 2.0, 0.0, 2, "orthogonal")
+    p = np.array([0.0, 0.25, 0.5, 0.5 + 1e-9, 0.6, 0.9, 0.999, 1.0])
+    expected = np.where(p > 0.5, 4 * np.sin(np.pi * (p - 0.5)) ** 2, 0.0)
+    expected[-1] = 4.0
+    np.testing.assert_allclose(s.ppf(p), expected, rtol=1e-7, atol=1e-12)
+    draws = s.rvs(20000, random_state=np.random.default_rng(5))
+    zeros = np.mean(draws == 0.0)
+    assert abs(zeros - 0.5) < 5 * np.sqrt(0.25 / 20000)  # binomial SE, 5 sigma
+    ks = stats.kstest(draws[draws > 0] / 4, stats.arcsine.cdf)
+    assert ks.pvalue > 1e-4  # seeded; a correct sampler fails this with probability 1e-4
+    assert np.array_equal(s.rvs(7, random_state=3), s.rvs(7, random_state=3))
+
+
+@pytest.mark.parametrize("name,sb2,depth,weights", [("erf", 0.184, 4, "orthogonal"), ("tanh", 0.05, 16, "gaussian"),
+                                                    ("hardtanh", 0.05, 3, "orthogonal")])
+def test_ppf_inverts_the_cdf(name, sb2, depth, weights):
+    """cdf(ppf(p)) = p on the continuous part (to the cdf's own accuracy, 1e-9) and ppf is the smallest
+    lambda with cdf >= p inside atoms (hard-tanh: an atom at 0 of mass 1 - p_active)."""
+    s = jacobian_spectrum(name, mf.critical_sigma_w2(name, sb2), sb2, depth, weights)
+    atom0 = dict(s.atoms).get(0.0, 0.0)
+    p = atom0 + (1 - atom0) * np.array([1e-6, 1e-3, 0.05, 0.3, 0.7, 0.99])
+    x = s.ppf(p)
+    at_atom = np.isin(x, [loc for loc, _ in s.atoms])
+    np.testing.assert_allclose(s.cdf(x[~at_atom]), p[~at_atom], rtol=1e-9, atol=1e-12)
+    assert np.all(s.cdf(x[at_atom]) >= p[at_atom])  # inside a jump: the atom itself
+    for loc, mass in s.atoms:  # just below the jump the cdf is still below p
+        if loc > 0 and np.any(x == loc):
+            assert s.cdf(loc * (1 - 1e-9)) < p[x == loc].min()
+    if atom0 > 0:
+        assert np.all(s.ppf(np.array([atom0 / 2, atom0])) == 0.0)
+    with pytest.raises(ParameterError):
+        s.ppf(1.5)
