@@ -1,12 +1,15 @@
 """sigprop's exact finite-width package: exact laws of Gaussian ReLU networks at initialization.
 
 Burkholz & Dubatovka 2019 ("Initialization of ReLUs for dynamical isometry"); docs/conventions.md §6.
-:class:`ReLUNetwork` gives the laws of the pre-activation variances s^l, the squared norms |x^l|^2
-and one output unit (objects of :mod:`exact.distributions`), exact moments, the dead-network
-probability, the mean-field comparison and Monte Carlo from real sampled networks; also for the
-parameter-sharing (looks-linear) initialization.  Imports meanfield, never the other way round.
+:class:`ReLUNetwork` gives the laws of the pre-activation variances s^l, the squared norms |x^l|^2,
+one output unit and the joint law of the output vector (objects with scipy.stats' methods, built on
+:class:`meanfield.laws.Law`), exact moments, the dead-network probability, the mean-field comparison
+and Monte Carlo from real sampled networks; also for the parameter-sharing (looks-linear)
+initialization.  Imports meanfield, never the other way round.
 """
-from .distributions import KSComparison, Law, PositiveLaw, ScaleMixtureLaw, ks_distance
+from .distributions import KSComparison, Law, PositiveLaw, ks_distance
+from .joint import OutputVectorLaw, TwoInputLaw
+from .mixtures import ScaleMixtureLaw
 from .relu import NetworkSample, NetworkSummary, ReLUNetwork
 
 __all__ = [
@@ -16,6 +19,8 @@ __all__ = [
     "Law",
     "PositiveLaw",
     "ScaleMixtureLaw",
+    "OutputVectorLaw",
+    "TwoInputLaw",
     "KSComparison",
     "ks_distance",
 ]

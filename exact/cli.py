@@ -2,33 +2,42 @@
 
 Subcommand (``exact relu --help`` for details)::
 
-    exact relu --widths 10,10,10,1 --sigma-w2 2 --sigma-b2 0            # per-layer table
-    exact relu --widths 4,2,2,2,2,1 --monte-carlo 20000 --seed 0 --json  # with Monte Carlo columns
-    exact relu --widths 10,10,10,1 --parameter-sharing --sigma-w2 1 --out ll.png   # and a figure
+    exact relu --widths 10,10,10,1 --sigma-w2 2 --sigma-b2 0             # per-layer table
+    exact relu --widths 4,2,2,2,2,1 --mc-networks 20000 --seed 0 --json   # with Monte Carlo columns
+    exact relu --widths 10,10,10,1 --csv                                  # the table as CSV
+    exact relu --widths 10,10,10,1 --parameter-sharing --out ll.png      # and a figure
 
 For each layer l = 1..L the law of the pre-activation variance s^l = sigma_w^2 |x^{l-1}|^2/n_{l-1}
 + sigma_b^2 (Burkholz & Dubatovka 2019; docs/conventions.md §6): mean-field q^l, the exact mean (= q^l),
 median and 5 %/95 % quantiles, the probability that some hidden layer below l was dead, and the
-kurtosis 3 E[(s^l)^2]/E[s^l]^2 of one pre-activation h^l_i (3 in mean field); then the output
-unit's atom, kurtosis, the dead-network probability and its KS distance from the mean-field
-N(0, q^L).  ``--monte-carlo N`` samples N real networks (:meth:`exact.ReLUNetwork.sample`) and adds
-their mean, median and quantiles of s^l and the KS distance of their outputs from the exact law.
+excess (Fisher) kurtosis 3 Var(s^l)/E[s^l]^2 of one pre-activation h^l_i (0 for a Gaussian, i.e. in
+mean field; scipy's convention); then the output unit's atom, kurtosis, the dead-network probability
+and its KS distance from the mean-field N(0, q^L).  ``--mc-networks N`` samples N real networks
+(:meth:`exact.ReLUNetwork.sample`, seeded: ``--seed``, default 0, printed) and adds their mean,
+median and quantiles of s^l and the KS distance of their outputs from the exact law.
 
-This is the only module of ``exact`` that parses arguments and formats text/JSON; nothing in the
-package imports it.  It shares the conventions (and the formatting helpers) of ``meanfield``'s
-command: ``main(argv)`` returns 0 on success and 2 on bad arguments or an impossible request (every
-:class:`meanfield.errors.SigpropError`), with one line ``exact: error: ...`` on stderr; JSON numbers
-that are not finite are the strings "inf", "-inf", "nan".
+This is the only module of ``exact`` that parses arguments and formats text/JSON/CSV; nothing in the
+package imports it.  It shares the runner of ``meanfield``'s command: ``main(argv)`` returns 0 on
+success and 2 on bad arguments or an impossible request (every :class:`meanfield.errors.SigpropError`),
+with one line ``exact: error: ...`` on stderr.  JSON numbers are JSON numbers; a value that is
+undefined or beyond double precision is null, and the object holding it has a "reasons" entry that
+says why.
 """
 from __future__ import annotations
 
 import argparse
+import csv
+import io
+import json
+import math
+import sys
 
 import numpy as np
 
 from meanfield import __version__
-from meanfield.cli import _emit_json, _fmt, _json_number, _new_figure, _Parser, _real, _run, _table
+from meanfield.cli import _MAX_DPI, _fmt, _new_figure, _Parser, _quoted, _real, _run, _save_figure, _table, _UsageError
 from meanfield.errors import ParameterError
+from meanfield.validation import shown
 
 __all__ = ["main", "build_parser"]
 
@@ -37,11 +46,18 @@ PROG = "exact"
 QUANTILES = (0.05, 0.5, 0.95)
 #: false-alarm probability of the DKW bound printed with the Monte Carlo KS distance
 KS_ALPHA = 1e-3
+#: default seed of the Monte Carlo
+DEFAULT_SEED = 0
 
 _JSON_NOTE = (
-    "JSON output: every number is a JSON number, except non-finite values, which are the strings "
-    '"inf", "-inf" and "nan" (float() of the string gives the value back).'
+    "JSON output: every number is a JSON number; a value that is undefined (e.g. a kurtosis 0/0) or "
+    'beyond double precision is null, and its object has a "reasons" entry saying why.'
 )
+_REASONS = {
+    "kurtosis": "undefined: s^l = 0 almost surely (0/0)",
+    "median_over_q": "undefined: q^L is 0 or beyond double precision",
+    "ks_mean_field": "undefined: the mean-field law N(0, q^L) is degenerate (q^L = 0 or beyond double precision)",
+}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -54,23 +70,31 @@ def _widths(text: str) -> list[int]:
         widths = [int(p) for p in parts]
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers N0,N1,...,NL such as 10,10,10,1, got {text!r}"
+            f"expected comma-separated integers N0,N1,...,NL such as 10,10,10,1, got {_quoted(text)}"
         ) from None
     if len(widths) < 2 or min(widths) < 1:
         raise argparse.ArgumentTypeError(
-            f"expected at least two widths N0,...,NL, each >= 1 (the input and one layer), got {text!r}"
+            f"expected at least two widths N0,...,NL, each >= 1 (the input and one layer), got {_quoted(text)}"
         )
     return widths
+
+
+def _count(text: str) -> int:
+    """An integer (range checked by the command)."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {_quoted(text)}") from None
 
 
 # ----------------------------------------------------------------------------------------------
 # the computation
 # ----------------------------------------------------------------------------------------------
-def _monte_carlo(net, n_networks: int, seed):
+def _monte_carlo(net, n_networks: int, seed, progress: bool):
     """Per-layer Monte Carlo statistics of s^l, the dead fraction and the output KS distance."""
     from . import ks_distance
 
-    sample = net.sample(n_networks, seed=seed)
+    sample = net.sample(n_networks, seed=seed, progress=progress)
     s = sample["preactivation_variance"]
     y = sample["squared_norm"]
     quant = np.quantile(s, QUANTILES, axis=0)  # (3, L)
@@ -80,7 +104,7 @@ def _monte_carlo(net, n_networks: int, seed):
     ks = ks_distance(sample["output"], net.output(), alpha=KS_ALPHA)
     return {
         "mean": s.mean(axis=0), "q05": quant[0], "median": quant[1], "q95": quant[2], "dead": dead,
-        "output": sample["output"], "ks": ks,
+        "sample": sample, "ks": ks,
     }
 
 
@@ -97,13 +121,15 @@ def _report(net, mc) -> dict:
         if mc is not None:
             row.update({f"mc_{key}": mc[key][i] for key in ("mean", "median", "q05", "q95", "dead")})
         layers.append(row)
+    q_last = summary.q[-1]
     output = {
         "atom": out.atom,
+        "continuous_mass": out.continuous_mass,
         "dead_probability": net.dead_probability(),
         "variance": out.var(),
         "kurtosis": out.kurtosis(),
         "ks_mean_field": summary.output_ks_mean_field,
-        "median_over_q": summary.median[-1] / summary.q[-1] if summary.q[-1] > 0 else float("nan"),
+        "median_over_q": summary.median[-1] / q_last if 0 < q_last < math.inf else float("nan"),
     }
     if mc is not None:
         output.update({
@@ -113,112 +139,114 @@ def _report(net, mc) -> dict:
     return {"layers": layers, "output": output}
 
 
-# ----------------------------------------------------------------------------------------------
-# the figure
-# ----------------------------------------------------------------------------------------------
-def _plot_output(net, ax, samples=None):
-    """Exact output density vs the mean-field N(0, q^L), over a histogram of sampled outputs."""
-    law = net.output()
-    q = float(net.mean_field()[-1])
-    scale = np.sqrt(q) if q > 0 else 1.0
-    z = np.linspace(-5 * scale, 5 * scale, 1000)  # even count: never exactly 0 (the density may diverge)
-    if samples is not None:
-        live = samples[samples != 0.0]
-        bins = np.linspace(z[0], z[-1], 81)
-        ax.hist(live, bins=bins, weights=np.full(live.size, 1.0 / (samples.size * (bins[1] - bins[0]))),
-                color="0.8", label=f"Monte Carlo ({samples.size} networks)")
-    atom = f", atom {law.atom:.3g} at 0" if law.atom > 0 else ""
-    ax.plot(z, law.pdf(z), color="C0", label="exact" + atom)
-    if q > 0:
-        ax.plot(z, np.exp(-z * z / (2 * q)) / np.sqrt(2 * np.pi * q), "--", color="C3",
-                label=rf"mean field $N(0, q^L)$, $q^L$ = {q:.3g}")
-    ax.set_yscale("log")
-    ax.set_ylim(bottom=1e-4 / scale)
-    ax.set_xlabel(r"output $h^L_1$")
-    ax.set_ylabel("density")
-    ax.legend(fontsize=8)
-    return ax
-
-
-def _plot_layers(report, ax, mc=None):
-    """Per-layer median and 5-95 % band of s^l (exact, Monte Carlo) vs the mean-field q^l."""
-    rows = report["layers"]
-    l = np.array([r["l"] for r in rows])
-    get = lambda key: np.array([r[key] for r in rows], dtype=float)  # noqa: E731
-    ax.fill_between(l, get("q05"), get("q95"), color="C0", alpha=0.2, label="exact 5-95 %")
-    ax.plot(l, get("median"), "o-", color="C0", label="exact median")
-    ax.plot(l, get("q"), "--", color="C3", label=r"mean field $q^l$ (= exact mean)")
-    if mc is not None:
-        ax.plot(l, mc["median"], "x", color="k", label="Monte Carlo median")
-        ax.plot(l, mc["q05"], "1", color="0.4", label="Monte Carlo 5 %, 95 %")
-        ax.plot(l, mc["q95"], "1", color="0.4")
-    ax.set_yscale("log", nonpositive="mask")
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.set_xlabel("layer l")
-    ax.set_ylabel(r"pre-activation variance $s^l$")
-    ax.legend(fontsize=8)
-    return ax
+def _json_object(values: dict) -> dict:
+    """JSON numbers; non-finite values become null with a "reasons" entry."""
+    out, reasons = {}, {}
+    for key, value in values.items():
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            out[key] = int(value)
+            continue
+        value = float(value)
+        if math.isfinite(value):
+            out[key] = value
+            continue
+        out[key] = None
+        if math.isnan(value):
+            reasons[key] = _REASONS.get(key.removeprefix("mc_"), "undefined")
+        else:
+            reasons[key] = f"{'+' if value > 0 else '-'}infinite: beyond double precision"
+    if reasons:
+        out["reasons"] = reasons
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
 # the command
 # ----------------------------------------------------------------------------------------------
+def _figure(fig, net, mc, args):
+    fig.set_size_inches(12, 5.2)
+    ax1, ax2 = fig.subplots(1, 2)
+    samples = None if mc is None else mc["sample"]
+    net.plot("output", ax=ax1, samples=samples, title="one output unit $h^L_1$")
+    net.plot("layers", ax=ax2, samples=samples, title="pre-activation variance $s^l$ per layer")
+    from .propagation import widths_text
+
+    share = ", looks-linear (template $\\sigma_w^2$)" if net.parameter_sharing else ""
+    mc_text = "" if mc is None else f"; Monte Carlo: {args.mc_networks} networks, seed {args.seed}"
+    fig.suptitle(f"Exact finite-width laws: widths {widths_text(net.widths)}, $\\sigma_w^2$ = {net.sigma_w2:g}, "
+                 f"$\\sigma_b^2$ = {net.sigma_b2:g}{share}{mc_text}", fontsize=10)
+    fig.tight_layout()
+    _save_figure(fig, args.out, args.dpi)
+
+
 def _cmd_relu(args) -> int:
     from . import ReLUNetwork
 
-    if args.monte_carlo is not None and args.monte_carlo < 2:
-        raise ParameterError(f"--monte-carlo is the number of sampled networks and must be >= 2, got {args.monte_carlo}")
-    if args.dpi <= 0:
-        raise ParameterError(f"--dpi must be > 0, got {args.dpi!r}")
-    fig = _new_figure(args.out) if args.out else None  # check the file name before any work
+    flag = "--mc-networks"
+    if args.monte_carlo is not None:
+        if args.mc_networks is not None:
+            raise ParameterError("give --mc-networks only (--monte-carlo is its deprecated spelling), not both")
+        flag, args.mc_networks = "--monte-carlo", args.monte_carlo
+    if args.mc_networks is not None and args.mc_networks < 2:
+        raise ParameterError(f"{flag} is the number of sampled networks and must be >= 2, got {shown(args.mc_networks)}")
+    if args.monte_carlo is not None:
+        print(f"{PROG}: warning: --monte-carlo is deprecated and will be removed in the next release; "
+              "use --mc-networks", file=sys.stderr)
+    if args.out is None and not 0 < args.dpi <= _MAX_DPI:  # with --out, _new_figure checks it
+        raise _UsageError(f"argument --dpi: must lie in (0, {_MAX_DPI}], got {args.dpi!r}")
+    fig = _new_figure(args.out, args.dpi) if args.out else None  # check the file name before any work
     net = ReLUNetwork(args.widths, sigma_w2=args.sigma_w2, sigma_b2=args.sigma_b2,
                       input_norm2=args.input_norm2, parameter_sharing=args.parameter_sharing)
-    mc = _monte_carlo(net, args.monte_carlo, args.seed) if args.monte_carlo is not None else None
+    mc = _monte_carlo(net, args.mc_networks, args.seed, args.progress) if args.mc_networks is not None else None
     report = _report(net, mc)
-
     if fig is not None:
-        fig.set_size_inches(11, 4.5)
-        ax1, ax2 = fig.subplots(1, 2)
-        _plot_output(net, ax1, None if mc is None else mc["output"])
-        _plot_layers(report, ax2, mc)
-        fig.suptitle(repr(net), fontsize=9)
-        fig.tight_layout()
-        fig.savefig(args.out, dpi=args.dpi)
+        _figure(fig, net, mc, args)
 
     if args.json:
         payload = {
             "command": "relu", "widths": net.widths, "sigma_w2": net.sigma_w2, "sigma_b2": net.sigma_b2,
             "input_norm2": net.input_norm2, "parameter_sharing": net.parameter_sharing,
-            "monte_carlo": None if mc is None else {"n_networks": args.monte_carlo, "seed": args.seed},
-            "layers": [{k: (v if k == "l" else _json_number(v)) for k, v in row.items()} for row in report["layers"]],
-            "output": {k: _json_number(v) for k, v in report["output"].items()},
+            "monte_carlo": None if mc is None else {"n_networks": args.mc_networks, "seed": args.seed},
+            "kurtosis_convention": "Fisher (excess): 0 for a Gaussian",
+            "layers": [_json_object(row) for row in report["layers"]],
+            "output": _json_object(report["output"]),
             "figure": args.out,
         }
-        _emit_json(payload)
+        print(json.dumps(payload, indent=2, allow_nan=False))
         return 0
 
-    header = ["l", "q", "mean", "median", "q05", "q95", "P(dead)", "kurtosis"]
     keys = ["q", "mean", "median", "q05", "q95", "dead", "kurtosis"]
+    header = ["l", "q", "mean", "median", "q05", "q95", "P(dead)", "kurtosis"]
     if mc is not None:
         header += ["mc_mean", "mc_median", "mc_q05", "mc_q95", "mc_dead"]
         keys += ["mc_mean", "mc_median", "mc_q05", "mc_q95", "mc_dead"]
+    if args.csv:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(header)
+        for r in report["layers"]:
+            writer.writerow([r["l"]] + [repr(float(r[k])) if math.isfinite(r[k]) else "" for k in keys])
+        sys.stdout.write(buffer.getvalue())
+        return 0
+
     rows = [[str(r["l"])] + [_fmt(r[k]) for k in keys] for r in report["layers"]]
     o = report["output"]
-    share = " (template widths)" if net.parameter_sharing else ""
+    share = " (template widths and template sigma_w2)" if net.parameter_sharing else ""
     print(f"# {repr(net)}{share}")
     print("# law of s^l = sigma_w2 |x^(l-1)|^2 / n_(l-1) + sigma_b2: mean-field q, exact mean, median and "
-          "5%/95% quantiles; P(dead) = P(some hidden layer below l had no active unit); kurtosis of one "
-          "pre-activation h^l_i = 3 E[s^2]/E[s]^2 (3 in mean field)")
+          "5%/95% quantiles; P(dead) = P(some hidden layer below l had no active unit); kurtosis = excess "
+          "(Fisher) kurtosis of one pre-activation h^l_i, 3 Var(s^l)/E[s^l]^2 (0 for a Gaussian, i.e. in mean field)")
     print(_table(header, rows))
     print()
-    print(f"output h^L_1: variance {_fmt(o['variance'])} (= q^L), kurtosis {_fmt(o['kurtosis'])} (Gaussian: 3), "
-          f"atom at 0 {_fmt(o['atom'])}, P(some hidden layer dead) {_fmt(o['dead_probability'])}")
+    print(f"output h^L_1: variance {_fmt(o['variance'])} (= q^L), excess kurtosis {_fmt(o['kurtosis'])} "
+          f"(Gaussian: 0), atom at 0 {_fmt(o['atom'])} (continuous mass {_fmt(o['continuous_mass'])}), "
+          f"P(some hidden layer dead) {_fmt(o['dead_probability'])}")
     print(f"finite-width effects: the mean of s^l equals mean field, the typical signal does not: "
           f"median(s^L)/q^L = {_fmt(o['median_over_q'], 6)}; KS distance of the output law from the "
           f"mean-field N(0, q^L) = {_fmt(o['ks_mean_field'], 6)}")
     if mc is not None:
         verdict = "consistent" if mc["ks"].passed else "NOT consistent"
-        print(f"Monte Carlo ({args.monte_carlo} networks, seed {args.seed}): output KS distance from the exact law "
+        print(f"Monte Carlo ({args.mc_networks} networks, seed {args.seed}): output KS distance from the exact law "
               f"{_fmt(o['mc_ks'], 6)} (DKW bound {_fmt(o['mc_ks_bound'], 6)} at alpha = {KS_ALPHA:g}: {verdict}); "
               f"dead fraction {_fmt(o['mc_dead_fraction'], 6)}")
     if args.out:
@@ -245,26 +273,35 @@ def build_parser() -> argparse.ArgumentParser:
         description="Network: widths N0,...,NL; hidden ReLU layers 1..L-1; the output is one "
         "pre-activation of layer L; W_ij ~ N(0, sigma_w2/fan_in), b_i ~ N(0, sigma_b2); the input has "
         "|x^0|^2 = --input-norm2 (default N0). For each layer l = 1..L: the mean-field q^l, the exact "
-        "mean (= q^l), median and 5%/95% quantiles of s^l, P(dead up to layer l-1) and the kurtosis "
-        "3 E[s^2]/E[s]^2 of one pre-activation; then the output's variance, kurtosis, atom at 0 and the "
-        "dead-network probability. --monte-carlo adds the same statistics from sampled networks and the "
-        "KS distance of their outputs from the exact law; --out saves a figure (exact vs mean field vs "
-        "Monte Carlo: the output law and the per-layer band of s^l).",
+        "mean (= q^l), median and 5%/95% quantiles of s^l, P(dead up to layer l-1) and the excess "
+        "(Fisher) kurtosis 3 Var(s^l)/E[s^l]^2 of one pre-activation (0 for a Gaussian); then the "
+        "output's variance, excess kurtosis, atom at 0 and the dead-network probability. --mc-networks "
+        "adds the same statistics from sampled networks and the KS distance of their outputs from the "
+        "exact law; --out saves a figure (exact vs mean field vs Monte Carlo: the output law and the "
+        "per-layer band of s^l).",
         epilog=_JSON_NOTE,
     )
     p.add_argument("--widths", metavar="N0,...,NL", type=_widths, required=True,
                    help="layer widths, comma separated, e.g. 10,10,10,1 (with --parameter-sharing: the "
                    "template's widths; physical hidden widths are doubled)")
-    p.add_argument("--sigma-w2", metavar="A", type=_real, default=2.0, help="weight variance >= 0 (default 2: He)")
+    p.add_argument("--sigma-w2", metavar="A", type=_real, default=None,
+                   help="weight variance >= 0 (default: critical, 2 (He); with --parameter-sharing the "
+                   "template's variance, default 1)")
     p.add_argument("--sigma-b2", metavar="B", type=_real, default=0.0, help="bias variance >= 0 (default 0)")
     p.add_argument("--input-norm2", metavar="X", type=_real, help="|x^0|^2 >= 0 (default N0)")
     p.add_argument("--parameter-sharing", action="store_true",
                    help="looks-linear initialization: weights [[W0, -W0], [-W0, W0]], biases [b0, -b0]")
-    p.add_argument("--monte-carlo", metavar="N", type=int, help="also sample N >= 2 real networks")
-    p.add_argument("--seed", metavar="S", type=int, help="seed of the Monte Carlo (default: unseeded)")
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--mc-networks", metavar="N", type=_count, help="also sample N >= 2 real networks")
+    p.add_argument("--monte-carlo", metavar="N", type=_count, help=argparse.SUPPRESS)  # deprecated spelling
+    p.add_argument("--seed", metavar="S", type=_count, default=DEFAULT_SEED,
+                   help=f"seed of the Monte Carlo (default {DEFAULT_SEED}; printed with the results)")
+    p.add_argument("--progress", action="store_true", help="show a progress bar while sampling networks")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    fmt.add_argument("--csv", action="store_true", help="print the per-layer table as CSV")
     p.add_argument("--out", metavar="FILE.png", help="save a figure; the format follows the extension")
-    p.add_argument("--dpi", type=_real, default=150.0, help="resolution of raster images (default 150)")
+    p.add_argument("--dpi", type=_real, default=150.0,
+                   help=f"resolution of raster images, in (0, {_MAX_DPI}] (default 150)")
     p.set_defaults(func=_cmd_relu)
     return parser
 

@@ -42,9 +42,9 @@ def shown(value, limit: int = 120) -> str:
     return text if len(text) <= limit else f"{text[: limit - 20]}... ({type(value).__name__})"
 
 
-def real_array(name: str, value, scalar: bool = False):
+def real_array(name: str, value, scalar: bool = False, allow_inf: bool = False):
     """``value`` as a float array (a float with ``scalar``), refusing strings, complex numbers, None,
-    NaN, infinity and (with ``scalar``) arrays."""
+    NaN, infinity (unless ``allow_inf``: the points of a law's cdf) and (with ``scalar``) arrays."""
     if value is None or isinstance(value, (str, bytes)):
         raise ParameterError(f"{name} must be a real number or an array of real numbers, got {shown(value)}")
     try:
@@ -54,8 +54,8 @@ def real_array(name: str, value, scalar: bool = False):
     if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
         raise ParameterError(f"{name} must be real-valued, got {shown(value)} (dtype {arr.dtype})")
     arr = arr.astype(float)
-    if not np.all(np.isfinite(arr)):
-        raise ParameterError(f"{name} must be finite, got {shown(value)}")
+    if np.isnan(arr).any() or (not allow_inf and not np.all(np.isfinite(arr))):
+        raise ParameterError(f"{name} must be {'a real number, not NaN' if allow_inf else 'finite'}, got {shown(value)}")
     if scalar:
         if arr.ndim != 0:
             raise ParameterError(f"{name} must be a single number here, got an array of shape {arr.shape}")

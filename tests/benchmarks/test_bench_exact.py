@@ -1,8 +1,10 @@
 """Speed of the exact finite-width laws (run on demand: python3 -m pytest tests/benchmarks/test_bench_exact.py).
 
-Target (issue 4): widths [100]*50, building all laws (the constructor propagates every layer's grid)
-and evaluating 1000 pdf points, <= 1 s.  The growth with depth and width is measured by the
-parametrized cases (reported, not asserted).
+Targets: widths [100]*50, building all laws (the constructor propagates every layer's grid) and
+evaluating 1000 pdf points, <= 1 s (issue 4); a narrow layer next to a wide one with bias,
+[2, 1000, 2, 1000, 1] at sigma_b^2 = 0.2, <= 2 s (issue 10: ~40 s with one grid for all layers; per-layer
+grids and tabulated wide kernels).  The growth with depth and width is measured by the parametrized
+cases (reported, not asserted).
 """
 import numpy as np
 import pytest
@@ -37,3 +39,8 @@ def test_cost_vs_width_depth_20(benchmark, width):
 @pytest.mark.parametrize("widths", [[10] * 21 + [1], [2] * 51 + [1], [50] * 21 + [1]])
 def test_cost_with_bias(benchmark, widths):
     benchmark.pedantic(_build_and_evaluate, args=(widths, 0.1), rounds=2, iterations=1)
+
+
+@pytest.mark.parametrize("widths", [[2, 1000, 2, 1000, 1], [1000, 1000, 1, 1, 1, 1, 1], [3, 1, 1000, 1]])
+def test_bottleneck_with_bias(benchmark, widths):
+    benchmark.pedantic(_build_and_evaluate, args=(widths, 0.2), rounds=3, iterations=1)

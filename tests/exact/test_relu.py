@@ -197,10 +197,12 @@ def test_high_order_moments_overflow_to_inf_not_nan():
 
 @pytest.mark.parametrize("widths", [[10] * 21 + [1], [3, 1, 7, 2, 5, 1], [50] * 5 + [1]])
 def test_kurtosis_and_mean_field(widths):
-    """Zero bias: kurtosis 3 prod_{l<L} (1 + 5/n_l) (notes R4); E[s^l] = q^l of meanfield.variance_map."""
+    """Zero bias: Pearson kurtosis 3 prod_{l<L} (1 + 5/n_l) (notes R4), Fisher (scipy's default) 3 less;
+    E[s^l] = q^l of meanfield.variance_map."""
     net = exact.ReLUNetwork(widths, 2.0, 0.0)
     expected = 3 * np.prod([1 + 5 / n for n in widths[1:-1]])
-    assert net.output().kurtosis() == pytest.approx(expected, rel=1e-12)
+    assert net.output().kurtosis(fisher=False) == pytest.approx(expected, rel=1e-12)
+    assert net.output().kurtosis() == pytest.approx(expected - 3, rel=1e-12)
     for sb2, sw2 in [(0.0, 2.0), (0.3, 1.4)]:
         net = exact.ReLUNetwork(widths, sw2, sb2)
         q = net.mean_field()
@@ -212,7 +214,7 @@ def test_kurtosis_and_mean_field(widths):
 def test_parameter_sharing_kurtosis_and_no_atoms():
     widths = [6, 4, 5, 3, 1]
     net = exact.ReLUNetwork(widths, 1.0, 0.0, parameter_sharing=True)
-    assert net.output().kurtosis() == pytest.approx(3 * np.prod([1 + 2 / n for n in widths[1:-1]]), rel=1e-12)
+    assert net.output().kurtosis(fisher=False) == pytest.approx(3 * np.prod([1 + 2 / n for n in widths[1:-1]]), rel=1e-12)
     assert net.dead_probability() == 0.0 and math.copysign(1.0, net.dead_probability()) == 1.0  # not -0.0
     assert all(net.squared_norm(l).atom == 0.0 for l in range(1, 4))
     np.testing.assert_allclose(net.mean_field(), [1.0] * 4)  # linear template, sigma_w^2 = 1
@@ -286,7 +288,7 @@ def test_summary_states_finite_width_effects():
     np.testing.assert_allclose(s.mean, s.q, rtol=1e-12)
     assert s.median[-1] < 0.5 * s.q[-1]
     assert "mean field" in s.text and "median" in s.text
-    assert s.kurtosis[-1] == pytest.approx(3 * 2**10, rel=1e-12)
+    assert s.kurtosis[-1] == pytest.approx(3 * 2**10 - 3, rel=1e-12)  # Fisher: 3 prod(1 + 5/n) - 3
     assert str(s) == s.text
 
 
@@ -324,3 +326,23 @@ def test_bad_layer_and_probability():
         net.squared_norm(1).cdf(np.nan)
     with pytest.raises(ParameterError):
         net.sample(0)
+
+
+def test_plot_returns_the_axes_and_forwards_kwargs():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    net = exact.ReLUNetwork([4, 3, 3, 2], 2.0, 0.1)
+    sample = net.sample(200, seed=0)
+    ax = net.plot(samples=sample, color="C4", linestyle=":", label="mine")
+    line = next(l for l in ax.get_lines() if l.get_label() == "mine")
+    assert line.get_color() == "C4" and line.get_linestyle() == ":"
+    title = ax.get_title()
+    assert "[4, 3, 3, 2]" in title and "sigma_w^2$ = 2" in title and "sigma_b^2$ = 0.1" in title and "200 networks" in title
+    _, other = plt.subplots()
+    assert net.plot("layers", ax=other, samples=sample) is other
+    plt.close("all")
+    with pytest.raises(ParameterError, match="kind"):
+        net.plot("spectrum")
