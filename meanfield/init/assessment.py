@@ -237,14 +237,11 @@ def _judge(act, net: NetworkSpec, q1, k: float, tol: float) -> _Theory:
     notes.extend(_band_notes(phase, c, se, band, k, net, crit_sw2))
     report = None
     if net.ensemble != "structured" and net.spectrum_theory:
-        s_w2 = sw2 if math.isfinite(q) or not math.isfinite(crit_sw2) else crit_sw2
-        if s_w2 != sw2:
-            notes.append(f"spectrum theory at the critical sigma_w2 = {crit_sw2:.6g} within the band")
         if net.ensemble.startswith("linear"):
             L = net.depth
-            args = ("linear", s_w2 / 2.0 if L > 1 else s_w2, 0.0, L, net.ensemble.split("-")[1], tol)
+            args = ("linear", sw2 / 2.0 if L > 1 else sw2, 0.0, L, net.ensemble.split("-")[1], tol)
         else:
-            args = (act, s_w2, sb2, net.depth, net.ensemble, tol)
+            args = (act, sw2, sb2, net.depth, net.ensemble, tol)
         _, _, report, more = _theory(act, sw2, sb2, q1, spectrum=args)
         notes.extend(more)
     return _Theory(q, c, phase, crit_sw2, report, se, width, notes)
@@ -427,7 +424,7 @@ def _first_input(act, net: NetworkSpec, theory: _Theory, q0, rng, raw=False):
         # scale-free phi' (relu, linear): D does not depend on q, and q* = 0 or inf would be degenerate
         start = q if math.isfinite(q) and (q > 0 or not act.scale_free_derivative) else 1.0
         x0 = prepared_input(rng, act, n0, start, raw=raw)
-    return torch_models.default_input(net.module, net.chain, x0) if net.module is not None else x0
+    return torch_models.default_input(net.module, x0) if net.module is not None else x0
 
 
 def _input(net: NetworkSpec, value):

@@ -30,6 +30,7 @@ _REASONS = {
     "q_last": "a torch module's pre-activations are not recorded",
     "normalised_var": "the Jacobian is zero",
     "edge_ratio": "the Jacobian is zero",
+    "value": "the criterion's number is undefined here (e.g. a zero Jacobian)",
 }
 
 
@@ -55,7 +56,9 @@ def jsonable(value, undefined: str = "string", notes=(), path: str = "", reasons
         if isinstance(v, np.ndarray):
             v = v.tolist()
         if isinstance(v, (list, tuple)):
-            return [walk(x, f"{where}.{i}") for i, x in enumerate(v)]
+            # layers are named by their number (from 1), other list entries by position: a[0]
+            return [walk(x, f"{where}[layer {x['index']}]" if isinstance(x, dict) and "index" in x else f"{where}[{i}]")
+                    for i, x in enumerate(v)]
         if isinstance(v, (bool, np.bool_)):
             return bool(v)
         if isinstance(v, (int, np.integer)):
@@ -66,7 +69,7 @@ def jsonable(value, undefined: str = "string", notes=(), path: str = "", reasons
                 return f
             if undefined == "string":
                 return "nan" if math.isnan(f) else ("inf" if f > 0 else "-inf")
-            leaf = where.rsplit(".", 1)[-1]
+            leaf = where.rsplit(".", 1)[-1].split("[")[0]
             kind = "not a number" if math.isnan(f) else ("+infinity" if f > 0 else "-infinity")
             reasons[where] = f"{kind}: {_REASONS.get(leaf, 'not defined for this network (see the notes)')}"
             return None

@@ -205,7 +205,7 @@ def _parameter(module):
     return torch.zeros(())
 
 
-def default_input(module, chain: ModuleChain, x0: np.ndarray):
+def default_input(module, x0: np.ndarray):
     """The input x0 (a numpy vector for the first Linear layer) as a (1, n_0) tensor of the module's dtype."""
     torch = _torch()
     p = _parameter(module)
