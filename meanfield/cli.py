@@ -13,6 +13,7 @@ Subcommands (``meanfield SUBCOMMAND --help`` for details)::
     meanfield init kumar --activation sigmoid [--depth 10] [--width 256] [--monte-carlo] [--json]
     meanfield init eoi --activation tanh --recipe-param density=0.1 --seed 0
                                                          # an initialization recipe's verdict
+    meanfield check weights.npz --activation tanh [--json]   # verdict on saved weights W1..WL, b1..bL
 
 This is the only module that does argument parsing and text/JSON formatting; nothing in the
 package imports it.  ``main(argv)`` returns the exit status: 0 on success, 2 on bad arguments or
@@ -426,6 +427,19 @@ def _cmd_init(args) -> int:
     return 0
 
 
+def _cmd_check(args) -> int:
+    from .init import assess, load_npz
+
+    weights, biases = load_npz(args.file)
+    act = activation(args.activation, **dict(args.param or []))
+    report = assess(weights, act, biases=biases, q0=args.q0, seed=args.seed)
+    if args.json:
+        _emit_json({"command": "check", "file": args.file, **report.to_dict(undefined="null")})
+        return 0
+    print(report)
+    return 0
+
+
 # ----------------------------------------------------------------------------------------------
 # parser and entry point
 # ----------------------------------------------------------------------------------------------
@@ -574,6 +588,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", metavar="S", type=int, help="seed of the measured network (default: unseeded)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=_cmd_init)
+
+    p = sub.add_parser(
+        "check", help="verdict on the weights of a real network saved as .npz (W1..WL, optional b1..bL)",
+        description="Load W1..WL (fan_out, fan_in) and optional b1..bL from an .npz file (np.savez; no "
+        "pickle), print the per-layer sigma_w2 and sigma_b2 with standard errors, the weight ensemble, "
+        "the criticality verdict within the sampling band of chi_1, and the measured Jacobian spectrum "
+        "(see meanfield.init.assess).",
+        epilog="JSON output: numbers are JSON numbers; undefined ones (no fixed point, no edge of chaos) "
+        "are null, with the reason under the key \"undefined\".",
+    )
+    p.add_argument("file", metavar="FILE.npz", help="archive with arrays W1..WL and optional b1..bL")
+    p.add_argument("--activation", required=True, metavar="ACT", help=_ACT_HELP)
+    p.add_argument("--param", metavar="NAME=VALUE", type=_param, action="append", help="activation parameter, repeatable")
+    p.add_argument("--q0", metavar="Q", type=_real, help="input second moment |x|^2/n_0 (default: input prepared at q*)")
+    p.add_argument("--seed", metavar="S", type=int, help="seed of the measured input (default: unseeded)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=_cmd_check)
     return parser
 
 

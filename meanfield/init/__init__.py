@@ -11,10 +11,13 @@ and are all re-exported here:
 - :mod:`~meanfield.init.isometric`: orthogonal, delta-orthogonal, EOI (exact sparse orthogonal) and
   its density allocation, IDInit.
 - :mod:`~meanfield.init.parameter_sharing`: the looks-linear ReLU initialization.
-- :mod:`~meanfield.init.assessment`: :func:`assess`, the verdict (q*, chi_1, phase, Jacobian
-  spectrum, measured on a real network) of any recipe or of given matrices.
+- :mod:`~meanfield.init.assessment`: :func:`assess`, the verdict (q*, chi_1 with its sampling band,
+  phase, Jacobian spectrum, measured on a real network) of any recipe, of given weight arrays (numpy,
+  PyTorch, JAX) or of a torch module; :func:`load_npz` reads W1..WL, b1..bL from a file.
+- :mod:`~meanfield.init.torch_models`: :func:`initialize_` writes any recipe into a torch module.
 """
-from .assessment import MEASURED_RECIPES, RECIPES, InitAssessment, MeasuredNetwork, assess
+from .arrays import load_npz
+from .assessment import BAND_SE, MEASURED_RECIPES, RECIPES, InitAssessment, MeasuredNetwork, assess
 from .fans import calculate_gain, fans
 from .isometric import delta_orthogonal, eoi, eoi_densities, eoi_min_density, idinit, idinit_zero, orthogonal
 from .parameter_sharing import looks_linear, looks_linear_layers
@@ -36,6 +39,8 @@ from .scaling import (
     weightnorm,
     weightnorm_gain,
 )
+from .statistics import LayerStatistics
+from .torch_models import initialize_
 
 __all__ = [
     "kumar_sigma_w2", "kumar", "KumarVerdict", "looks_linear", "looks_linear_layers",
@@ -43,5 +48,6 @@ __all__ = [
     "critical", "kumar_normal", "selu_constants", "weightnorm_gain",
     "weightnorm", "fixup_scale", "fixup_branch",
     "orthogonal", "delta_orthogonal", "eoi", "eoi_min_density", "eoi_densities", "idinit", "idinit_zero",
-    "RECIPES", "MEASURED_RECIPES", "InitAssessment", "MeasuredNetwork", "assess",
+    "RECIPES", "MEASURED_RECIPES", "InitAssessment", "MeasuredNetwork", "LayerStatistics", "BAND_SE", "assess",
+    "initialize_", "load_npz",
 ]

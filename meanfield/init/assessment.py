@@ -1,94 +1,96 @@
-"""Verdicts on initialization recipes: is THIS initialization critical / isometric for MY activation?
+"""Verdicts on initializations: is THIS network critical / isometric for MY activation?
 
-:func:`assess` (re-exported as ``meanfield.init.assess``) takes a recipe name (or a list of actual
-weight matrices) and an activation and reports, side by side:
+:func:`assess` (re-exported as ``meanfield.init.assess``) takes a recipe name, a list of weight arrays
+(numpy, PyTorch, JAX: anything with ``__array__`` or DLPack) with optional biases, or a
+``torch.nn.Module``, and reports side by side:
 
 - theory (infinite width): the effective sigma_w^2 = fan_in Var(W_ij) of a hidden layer, the fixed
-  point q*, chi_1 = sigma_w^2 E[phi'(sqrt(q*) z)^2], the phase (ordered / critical / chaotic;
-  critical means |chi_1 - 1| <= 1e-9, :data:`meanfield.maps.CRITICAL_TOLERANCE`) and the
-  dynamical-isometry report of :func:`meanfield.isometry` (free probability, Pennington et al.
-  2017/2018) for the weight ensemble the recipe draws from;
-- measurement on a real network built with the recipe: the actual matrices' sigma_w^2 (mean squared
-  row norm, = fan_in mean W_ij^2), their orthogonality defect and density, the pre-activation variance
-  at the last layer, and the singular values of the input-output Jacobian J = D^L W^L ... D^1 W^1 at
-  an input whose first pre-activations have variance q*, judged by the same four criteria as
-  :func:`meanfield.isometry` (mean, spread, edge, rank).
+  point q*, chi_1 = sigma_w^2 E[phi'(sqrt(q*) z)^2], the phase and the dynamical-isometry report of
+  :func:`meanfield.isometry` (free probability, Pennington et al. 2017/2018) for the weight ensemble;
+- measurement: per layer sigma_w^2 and sigma_b^2 with their standard errors, the weight ensemble and
+  the orthogonality defect (:mod:`meanfield.init.statistics`), and the singular values of the actual
+  input-output Jacobian at an input (the product D^L W^L ... D^1 W^1 of the matrices, or torch
+  autograd for a module), judged by the four criteria of :func:`meanfield.isometry`.
 
-Recipes whose matrices are not iid Gaussian or Haar (looks-linear, EOI, IDInit, given matrices that are
-not orthogonal) are outside the free-probability theory: for them the measured Jacobian singular values
-of the actual matrices are the ground truth and ``isometric`` is the measured verdict (the report says
-so).  Looks-linear is judged against its exact theory: the physical ReLU net computes the linear
+**The criticality verdict is statistical.**  A recipe's sigma_w^2 is exact: critical means
+|chi_1 - 1| <= 1e-9 (:data:`meanfield.maps.CRITICAL_TOLERANCE`).  Measured weights carry sampling
+noise: sigma_w^2 and sigma_b^2 are estimated with standard errors SE_w, SE_b (for Gaussian entries
+SE_w = sigma_w^2 sqrt(2 / (K n)) for K hidden layers of n = fan_in fan_out weights), and chi_1 with
+
+    band = sqrt(D_w^2 + D_b^2),   D_w = max over +-k SE_w of |chi_1(sigma_w^2 +- k SE_w) - chi_1|
+
+(D_b likewise; finite differences of chi_1 at q* over k standard errors, k = ``band_se``, default 3:
+the linear propagation k SE(chi_1) where chi_1 is smooth, and still right across a kink such as the
+degenerate q* = 0 of tanh at sigma_b^2 = 0).  SE(chi_1) = band / k.  The network is **critical** when
+|chi_1 - 1| <= max(band, 1e-9) and a finite fixed point exists within the k-SE box (a relu net with
+sigma_w^2 = 2.0003 +- 0.003 is critical although q diverges at the point estimate; He-relu with exact
+sigma_b^2 > 0 is "divergent"); otherwise "divergent" where q has no fixed point, else "ordered"
+(chi_1 < 1) or "chaotic".  The notes say how many standard errors chi_1 is from 1 and which sigma_w^2
+would be critical.
+
+Theory for given weights uses the pooled hidden-layer estimates (layers 2..L; layer 1 sets
+q^1 = sigma_w^2 q0 + sigma_b^2); per-layer differences beyond sampling noise are reported.  Matrices
+that are neither iid nor Haar (looks-linear, EOI, IDInit, structured weights) are outside the
+free-probability theory: the measured Jacobian is the ground truth and ``isometric`` the measured
+verdict.  Looks-linear is judged against its exact theory: the physical ReLU net computes the linear
 template network W0^L ... W0^1 (relu(u) - relu(-u) = u), whose output layer is linear, so its Jacobian
-omits D^L (Balduzzi et al. 2017; Burkholz & Dubatovka 2019).
+omits D^L (Balduzzi et al. 2017; Burkholz & Dubatovka 2019).  A torch module that is not a chain of
+Linear/Conv layers and known activations (:func:`meanfield.init.torch_models.module_chain`) gets the
+measurement only (phase "unknown"); convolutional chains get the mean-field verdict (Xiao et al. 2018)
+but no spectrum theory.
+
+Approximations until the trajectory theory lands: the spectrum is taken at q* (the deep limit); with
+``q0`` (or an input) the fixed point is the one reached from q^1 = sigma_w^2 q0 + sigma_b^2, but a
+shallow network may not have reached it.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 
 import numpy as np
 
-from .. import validation as check
 from ..activations import activation
 from ..errors import DivergentFixedPointError, ParameterError, SigpropError
 from ..maps import CRITICAL_TOLERANCE, chi1, fixed_point
-from ..spectra.isometry import BAND_TOLERANCE, IsometryReport, _jsonable, isometry
-from ..spectra.isometry import _g as _g_isometry
-from ..validation import RNGLike, generator
-from .fans import _gain2, _scalar
-from .isometric import eoi, idinit, orthogonal
 from ..simulate.networks import single_threaded_blas
-from .measurement import (
-    ORTHOGONALITY_TOLERANCE,
-    MeasuredNetwork,
-    default_thresholds,
-    measure,
-    orthogonality_error,
-    prepared_input,
-    sample_network_biases,
-)
-from .parameter_sharing import looks_linear
-from .scaling import critical_sigma_w2, gaussian, glorot, he, kumar_sigma_w2, lecun, uniform, weightnorm
+from ..spectra.isometry import BAND_TOLERANCE, IsometryReport, isometry
+from ..validation import RNGLike, generator
+from . import torch_models
+from .arrays import bias_list, input_batch, weight_list
+from .fans import _scalar
+from .measurement import MeasuredNetwork, default_thresholds, measure, network_summary, prepared_input
+from .measurement import sample_network_biases, summarize
+from .recipes import MEASURED_RECIPES, RECIPES, NetworkSpec, recipe_network
+from .report import format_assessment, jsonable
+from .scaling import critical_sigma_w2
+from .statistics import homogeneity_pvalue, layer_statistics, pooled
 
-__all__ = ["RECIPES", "MEASURED_RECIPES", "assess", "InitAssessment", "MeasuredNetwork"]
+__all__ = ["RECIPES", "MEASURED_RECIPES", "assess", "InitAssessment", "MeasuredNetwork", "BAND_SE"]
 
-#: Recipes :func:`assess` knows, with their parameters (passed as keyword arguments).
-RECIPES = {
-    "gaussian": "iid N(0, sigma_w2/fan_in); sigma_w2 (default 1) or gain",
-    "uniform": "iid uniform of variance sigma_w2/fan_in; sigma_w2 (default 1) or gain",
-    "he": "He/Kaiming normal, variance gain^2/fan (default relu gain, fan_in); a, mode, nonlinearity, distribution",
-    "glorot": "Glorot/Xavier normal, variance 2 gain^2/(fan_in + fan_out); gain, distribution",
-    "lecun": "LeCun normal, variance 1/fan_in (the SELU self-normalizing init); distribution",
-    "kumar": "Kumar 2017, variance 1/(fan_in phi'(0)^2 (1 + phi(0)^2)) for the activation",
-    "critical": "Gaussian on the edge of chaos (chi_1 = 1) for the activation and sigma_b2",
-    "orthogonal": "Haar (semi-)orthogonal times gain (default 1)",
-    "weightnorm": "Arpit et al. 2019 WeightNorm: orthogonal directions, row norm sqrt(gain fan_in/fan_out); gain (default 2)",
-    "eoi": "exact sparse orthogonal (Nowak et al.) of a density (default 0.25) times gain",
-    "idinit": "IDInit padded identity-like matrix times tau (default 1)",
-    "looks_linear": "parameter-sharing ReLU init [[W0, -W0], [-W0, W0]]; orthogonal (default True), sigma_w2 (template, default 1)",
-}
-#: Recipes whose matrices are iid (theory: Gaussian-weight free probability, exact for "gaussian"-like
-#: draws, universal for uniform ones) or Haar (theory: orthogonal).
-_IID = ("gaussian", "uniform", "he", "glorot", "lecun", "kumar", "critical")
-_HAAR = ("orthogonal", "weightnorm")
-#: Recipes outside the iid/Haar theory: their verdict needs the measurement (``monte_carlo=True``).
-MEASURED_RECIPES = ("eoi", "idinit", "looks_linear")
+#: Default half-width of the criticality band, in standard errors of chi_1.
+BAND_SE = 3.0
+
+
 @dataclass(frozen=True)
 class InitAssessment:
     """The verdict of :func:`assess` (see the module docstring).
 
-    recipe, params : the recipe and its parameters ("weights" when matrices were given).
-    activation, sigma_b2, depth, widths : the network.
+    recipe, params : the recipe and its parameters ("weights" for arrays, "module" for a torch module).
+    activation, sigma_b2, depth, widths : the network (sigma_b2: exact, or the pooled measurement).
     sigma_w2 : effective sigma_w^2 = fan_in Var(W_ij) of a hidden layer (recipe formula; measured for
-        given matrices).
+        given weights or modules).  sigma_w2_se, sigma_b2_se : their standard errors (0: exact).
+    q0 : |x^0|^2 / n_0 of the input the theory starts from (None: q^1 = 1, the default of
+        :func:`meanfield.fixed_point`, and the measured input prepared at q*).
     ensemble : weight ensemble of the theory: "gaussian", "orthogonal", "linear-orthogonal" /
-        "linear-gaussian" (looks-linear: the linear template net) or "structured" (no theory).
+        "linear-gaussian" (looks-linear: the linear template net), "structured" (no spectrum theory) or
+        "none" (no theory at all).
     theory_exact : whether the theory describes these matrices' distribution (False: the measured
         values are the ground truth).
-    q_star, chi1, phase : mean-field values (q_star inf and chi1 NaN where q diverges).
-    critical : |chi_1 - 1| <= CRITICAL_TOLERANCE.  critical_sigma_w2 : the edge of chaos at sigma_b2
-        (NaN if none).
+    q_star, chi1, phase : mean-field values (q_star inf where q diverges; chi1 NaN where it is undefined;
+        phase "ordered", "critical", "chaotic", "divergent", or "unknown" without a theory).
+    chi1_se, critical_band, band_se : SE(chi_1), the band half-width max(band_se SE(chi_1), 1e-9) and k.
+    critical : phase == "critical".  critical_sigma_w2 : the edge of chaos at sigma_b2 (NaN if none).
     isometry : :class:`meanfield.IsometryReport` of the theory ensemble, or None.
     measured : :class:`MeasuredNetwork` or None (``monte_carlo=False``).
     isometric : the verdict: theory for iid/Haar recipes, measured otherwise (None if unavailable).
@@ -113,111 +115,24 @@ class InitAssessment:
     measured: MeasuredNetwork | None
     isometric: bool | None
     notes: tuple = field(default_factory=tuple)
+    sigma_w2_se: float = 0.0
+    sigma_b2_se: float = 0.0
+    q0: float | None = None
+    chi1_se: float = 0.0
+    critical_band: float = CRITICAL_TOLERANCE
+    band_se: float = BAND_SE
 
     def __str__(self) -> str:
-        return _format(self)
+        return format_assessment(self)
 
-    def to_dict(self) -> dict:
-        """JSON-ready dict (non-finite numbers as "inf", "-inf", "nan"; the isometry verdict text dropped)."""
+    def to_dict(self, undefined: str = "string") -> dict:
+        """JSON-ready dict.  ``undefined="string"``: non-finite numbers as "inf", "-inf", "nan";
+        ``"null"``: as null, with the reasons under the key "undefined" (field path -> why)."""
         out = asdict(self)
         if self.isometry is not None:
             out["isometry"] = self.isometry.to_dict()
-        return _jsonable(out)
-
-
-# ----------------------------------------------------------------------------------------------
-# recipes: a builder (shape, rng) -> W and the effective sigma_w^2 of a shape
-# ----------------------------------------------------------------------------------------------
-def _recipe(name: str, act, sigma_b2: float, params: dict) -> tuple[Callable, Callable[[tuple], float]]:
-    """(build(shape, rng) -> W, sigma_w2(shape) -> fan_in Var(W_ij) = E|W|_F^2 / fan_out)."""
-    p = dict(params)
-
-    def take(*allowed):
-        extra = set(p) - set(allowed)
-        if extra:
-            raise ParameterError(
-                f"recipe {name!r} takes the parameters {', '.join(allowed) or 'none'}; got {', '.join(sorted(extra))}"
-            )
-        return p
-
-    if name in ("gaussian", "uniform"):
-        take("sigma_w2", "gain")
-        draw = gaussian if name == "gaussian" else uniform
-        draw((1, 1), **p)  # checks the parameters now
-        sw2 = p["gain"] ** 2 if p.get("gain") is not None else (1.0 if p.get("sigma_w2") is None else p["sigma_w2"])
-        return (lambda shape, rng: draw(shape, seed=rng, **p)), (lambda shape: float(sw2))
-    if name == "he":
-        take("a", "mode", "nonlinearity", "distribution")
-        he((1, 1), **p)
-        gain2 = _gain2(p.get("nonlinearity", "leaky_relu"), p.get("a", 0.0))
-        by_out = p.get("mode", "fan_in") == "fan_out"
-        return (lambda shape, rng: he(shape, seed=rng, **p)), (
-            lambda shape: gain2 * (shape[1] / shape[0] if by_out else 1.0)
-        )
-    if name == "glorot":
-        take("gain", "distribution")
-        glorot((1, 1), **p)
-        g2 = float(p.get("gain", 1.0)) ** 2
-        return (lambda shape, rng: glorot(shape, seed=rng, **p)), (
-            lambda shape: g2 * 2.0 * shape[1] / (shape[0] + shape[1])
-        )
-    if name == "lecun":
-        take("distribution")
-        lecun((1, 1), **p)
-        return (lambda shape, rng: lecun(shape, seed=rng, **p)), (lambda shape: 1.0)
-    if name in ("kumar", "critical"):
-        take()
-        sw2 = kumar_sigma_w2(act) if name == "kumar" else critical_sigma_w2(act, sigma_b2)
-        return (lambda shape, rng: gaussian(shape, sigma_w2=sw2, seed=rng)), (lambda shape: sw2)
-    if name in ("orthogonal", "eoi"):
-        if name == "orthogonal":
-            take("gain")
-        else:
-            take("density", "gain")
-        g2 = _scalar("gain", p.get("gain", 1.0)) ** 2
-        density = p.get("density", 0.25)
-        if name == "orthogonal":
-            build = lambda shape, rng: orthogonal(shape, seed=rng, **p)  # noqa: E731
-        else:
-            build = lambda shape, rng: eoi(shape, density, p.get("gain", 1.0), seed=rng)  # noqa: E731
-        # every singular value is gain: |W|_F^2 = gain^2 min(n, m)
-        return build, (lambda shape: g2 * min(shape) / shape[0])
-    if name == "weightnorm":
-        take("gain")
-        gain = p.get("gain", 2.0)
-        return (lambda shape, rng: weightnorm(shape, gain=gain, seed=rng)), (
-            # every row has norm g = sqrt(gain fan_in / fan_out); not g**2, whose rounding would put
-            # relu's sigma_w2 = 2 just above the edge (q diverging)
-            lambda shape: _scalar("gain", gain) * shape[1] / shape[0]
-        )
-    if name == "idinit":
-        take("tau")
-        tau = _scalar("tau", p.get("tau", 1.0), signed=True)
-        # one entry tau per row: |W|_F^2 = tau^2 n_out
-        return (lambda shape, rng: idinit(shape, tau)), (lambda shape: tau**2)
-    raise ParameterError(f"unknown recipe {name!r}; known recipes: {', '.join(RECIPES)}")
-
-
-# ----------------------------------------------------------------------------------------------
-# the verdict
-# ----------------------------------------------------------------------------------------------
-@dataclass
-class _Network:
-    """The network to judge: how it was specified, the theory's view of its weights, and the matrices."""
-
-    recipe: str
-    params: dict
-    widths: list
-    sigma_w2: float  # effective fan_in Var(W_ij) of a hidden layer
-    ensemble: str
-    theory_exact: bool
-    weights: list | None
-    linear_output: bool = False
-    notes: list = field(default_factory=list)
-
-    @property
-    def depth(self) -> int:
-        return len(self.widths) - 1
+            out["isometry"].pop("verdict", None)
+        return jsonable(out, undefined, self.notes)
 
 
 @dataclass
@@ -227,228 +142,400 @@ class _Theory:
     phase: str
     critical_sigma_w2: float
     isometry: IsometryReport | None
+    chi1_se: float
+    band: float
     notes: list
 
 
-def _mean_field(act, sw2: float, sb2: float) -> tuple[float, float]:
+# ----------------------------------------------------------------------------------------------
+# the theory: every call of the public mean-field and spectrum functions goes through _theory
+# ----------------------------------------------------------------------------------------------
+def _theory(act, sw2, sb2, q1: float | None, spectrum: tuple | None = None):
+    """(q*, chi_1, isometry report or None, notes) at (sigma_w^2, sigma_b^2): numbers or equal-length arrays.
+
+    q* is the fixed point reached from q^1 (1 when None); where q diverges, q* = inf and chi_1 is NaN,
+    except for activations with a scale-free phi' (relu, leaky relu, linear), whose chi_1 = sigma_w^2 D
+    does not depend on q.  ``spectrum = (act, sigma_w2, sigma_b2, depth, weights, tolerance)`` also asks
+    for :func:`meanfield.isometry` (the spectrum at q*, the deep limit).
+    """
+    start = 1.0 if q1 is None else q1
+    sw2, sb2 = np.atleast_1d(np.asarray(sw2, dtype=float)), np.atleast_1d(np.asarray(sb2, dtype=float))
     try:
-        q = float(fixed_point(act, sw2, sb2))
+        q = np.atleast_1d(fixed_point(act, sw2, sb2, q0=start)).astype(float)
+    except DivergentFixedPointError:  # one point diverges: find which
+        q = np.array([_fixed_point_or_inf(act, w, b, start) for w, b in zip(sw2, sb2)])
+    finite = np.isfinite(q)
+    c = np.full(q.shape, np.nan)
+    if np.any(finite):
+        c[finite] = chi1(act, sw2[finite], sb2[finite], q=q[finite])
+    if act.scale_free_derivative and not np.all(finite):
+        c[~finite] = chi1(act, sw2[~finite], sb2[~finite], q=start)
+    report, notes = None, []
+    if spectrum is not None:
+        s_act, s_w2, s_b2, depth, weights, tol = spectrum
+        try:
+            report = isometry(s_act, s_w2, s_b2, depth, weights, tolerance=tol)
+        except SigpropError as exc:
+            notes.append(f"no spectrum theory: {exc}")
+    if q.size == 1:
+        return float(q[0]), float(c[0]), report, notes
+    return q, c, report, notes
+
+
+def _fixed_point_or_inf(act, sw2: float, sb2: float, start: float) -> float:
+    try:
+        return float(fixed_point(act, sw2, sb2, q0=start))
     except DivergentFixedPointError:
-        return math.inf, math.nan
-    return q, float(chi1(act, sw2, sb2, q=q))
+        return math.inf
 
 
-def _weight_list(weights) -> list[np.ndarray]:
-    if isinstance(weights, np.ndarray):
-        weights = [weights]
-    out = []
-    for index, w in enumerate(weights, start=1):
-        w = check.real_array(f"weights[{index}]", w)
-        if w.ndim != 2 or w.size == 0:
-            raise ParameterError(f"weights[{index}] must be a non-empty matrix (fan_out, fan_in), got shape {w.shape}")
-        if out and w.shape[1] != out[-1].shape[0]:
-            raise ParameterError(
-                f"weights[{index}] of shape {w.shape} does not take the {out[-1].shape[0]} outputs of the layer before"
-            )
-        out.append(w)
-    if not out:
-        raise ParameterError("weights must hold at least one matrix")
-    return out
+def _point(act, net: NetworkSpec, q1, k: float):
+    """(q*, chi_1, band, finite q* somewhere in the k-SE box) at the estimates.
+
+    The band is sqrt(D_w^2 + D_b^2), D = the largest |chi_1(estimate +- k SE) - chi_1| over the two signs
+    (finite differences of chi_1 over +-k SE; points where chi_1 is undefined are skipped); the "low
+    corner" (sigma_w2 - k SE_w, sigma_b2 - k SE_b) has the smallest q of the box (the variance map grows
+    with both), so a finite q* exists in the box iff it exists there.
+    """
+    sw2, sb2, se_w, se_b = net.sigma_w2, net.sigma_b2, net.sigma_w2_se, net.sigma_b2_se
+    dw, db = k * se_w, k * se_b
+    w = np.maximum([sw2, sw2 + dw, sw2 - dw, sw2, sw2, sw2 - dw], 0.0)
+    b = np.maximum([sb2, sb2, sb2, sb2 + db, sb2 - db, sb2 - db], 0.0)
+    q, c, _, _ = _theory(act, w, b, q1)
+    with np.errstate(invalid="ignore"):
+        diff = np.where(np.isfinite(c[1:5]), np.abs(c[1:5] - c[0]), 0.0) if math.isfinite(c[0]) else np.zeros(4)
+    band = math.hypot(max(diff[0], diff[1]) if se_w > 0 else 0.0, max(diff[2], diff[3]) if se_b > 0 else 0.0)
+    reachable = (se_w > 0 or se_b > 0) and bool(np.isfinite(q[5]))
+    return float(q[0]), float(c[0]), band, reachable
 
 
-def _recipe_widths(depth, width, shape) -> list[int]:
-    """[width] * (L + 1), or [fan_in] + [fan_out] * L when the first layer's ``shape`` is given."""
-    width = check.positive_int("width", width)
-    if shape is None:
-        return [width] * (check.depth(10 if depth is None else depth) + 1)
-    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__") or len(shape) != 2:
-        raise ParameterError(f"shape must be (fan_out, fan_in) of a dense layer, got {shape!r}")
-    n_out, n_in = (check.positive_int("shape entry", n) for n in shape)
-    return [n_in] + [n_out] * check.depth(1 if depth is None else depth)
-
-
-def _looks_linear_network(act, widths, params, monte_carlo, rng) -> _Network:
-    extra = set(params) - {"orthogonal", "sigma_w2"}
-    if extra:
-        raise ParameterError(f"recipe 'looks_linear' takes orthogonal, sigma_w2; got {', '.join(sorted(extra))}")
-    ortho = params.get("orthogonal", True)
-    template_sw2 = _scalar("sigma_w2", params.get("sigma_w2", 1.0))
-    weights = looks_linear(widths, orthogonal=ortho, seed=rng, sigma_w2=template_sw2) if monte_carlo else None
-    depth = len(widths) - 1
-    net = _Network(
-        "looks_linear", dict(params), widths,
-        2.0 * template_sw2 if depth > 1 else template_sw2,  # physical hidden layer [[W0, -W0], [-W0, W0]]
-        "linear-orthogonal" if ortho else "linear-gaussian", True, weights, linear_output=True,
-    )
-    net.notes.append(
-        "looks-linear: the physical net computes the linear template map W0^L ... W0^1 exactly "
-        "(relu(u) - relu(-u) = u), so its Jacobian is that of a linear "
-        f"{'orthogonal' if ortho else 'Gaussian'} net with sigma_w2 = {template_sw2:g}; the output layer "
-        "is linear (no D^L); the theory below is that linear net's"
-    )
-    if act.name != "relu":
-        net.notes.append(f"looks-linear relies on relu(u) - relu(-u) = u; with {act.name} the identity fails")
-        net.theory_exact = False
-    return net
-
-
-def _recipe_network(recipe, act, sb2, depth, width, shape, monte_carlo, rng, params) -> _Network:
-    """A network of the named recipe: its effective sigma_w^2 and ensemble, and (``monte_carlo``) its matrices."""
-    name = recipe.strip().lower().replace("-", "_")
-    if name not in RECIPES:
-        raise ParameterError(f"unknown recipe {recipe!r}; known recipes: {', '.join(RECIPES)}")
-    widths = _recipe_widths(depth, width, shape)
-    if name == "looks_linear":
-        return _looks_linear_network(act, widths, params, monte_carlo, rng)
-    build, sw2_of = _recipe(name, act, sb2, params)
-    hidden = (widths[-1], widths[-2])
+def _judge(act, net: NetworkSpec, q1, k: float, tol: float) -> _Theory:
+    """Mean field, the statistical criticality verdict, the edge of chaos and the spectrum report."""
+    if net.ensemble == "none":
+        return _Theory(math.nan, math.nan, "unknown", math.nan, None, math.nan, math.nan, [])
+    sw2, sb2 = net.sigma_w2, net.sigma_b2
+    q, c, band, reachable = _point(act, net, q1, k)
     notes = []
-    if name in _IID:
-        ensemble, theory_exact = "gaussian", True
-        if name == "uniform" or params.get("distribution") == "uniform":
-            notes.append("uniform iid weights: theory of Gaussian weights (universal at infinite width)")
-    elif name in _HAAR:
-        ensemble, theory_exact = "orthogonal", hidden[0] == hidden[1]
-        if not theory_exact:
-            notes.append("non-square layers: the orthogonal-ensemble theory is an approximation here")
-    else:
-        ensemble, theory_exact = ("orthogonal" if name == "eoi" else "structured"), False
-        notes.append(
-            f"{name} matrices are neither iid nor Haar: the measured Jacobian singular values of the "
-            "actual matrices are the ground truth"
-            + ("; the theory shown is that of Haar orthogonal weights" if name == "eoi" else "")
-        )
-    weights = [build((n_out, n_in), rng) for n_in, n_out in zip(widths[:-1], widths[1:])] if monte_carlo else None
-    return _Network(name, dict(params), widths, float(sw2_of(hidden)), ensemble, theory_exact, weights, notes=notes)
-
-
-def _given_network(weights, depth, monte_carlo, params) -> _Network:
-    """A network of given matrices: sigma_w^2 and the ensemble measured from them."""
-    if params:
-        raise ParameterError(f"recipe parameters ({', '.join(sorted(params))}) only apply to a recipe name")
-    if not monte_carlo:
-        raise ParameterError("given weight matrices are always measured: monte_carlo must be True")
-    weights = _weight_list(weights)
-    if depth is not None and check.depth(depth) != len(weights):
-        raise ParameterError(f"depth = {depth!r} but {len(weights)} weight matrices were given")
-    widths = [weights[0].shape[1]] + [w.shape[0] for w in weights]
-    hidden = weights[1:] or weights
-    sw2 = float(np.mean([np.sum(w * w) / w.shape[0] for w in hidden]))
-    orth = max(orthogonality_error(w) for w in weights) <= ORTHOGONALITY_TOLERANCE
-    net = _Network("weights", {}, widths, sw2, "orthogonal" if orth else "gaussian", False, weights)
-    net.notes.append(
-        "given matrices: sigma_w2 measured (mean over hidden layers of |W|_F^2 / fan_out); the theory "
-        f"assumes {'Haar orthogonal' if orth else 'iid Gaussian'} weights of that scale, the measured "
-        "Jacobian singular values are the ground truth"
-    )
-    return net
-
-
-def _theory(act, net: _Network, sb2: float, tol: float) -> _Theory:
-    """Mean field (q*, chi_1, phase, edge of chaos) and the isometry report of the theory's ensemble."""
-    q, c = _mean_field(act, net.sigma_w2, sb2)
-    notes = []
-    if math.isinf(q):
-        phase = "divergent"
-        notes.append(f"q grows without bound at sigma_w2 = {net.sigma_w2:.6g}, sigma_b2 = {sb2:g}: no fixed point, no chi_1")
-    else:
-        phase = "critical" if abs(c - 1) <= CRITICAL_TOLERANCE else ("ordered" if c < 1 else "chaotic")
+    width = max(band, CRITICAL_TOLERANCE)
     try:
         crit_sw2 = float(critical_sigma_w2(act, sb2))
     except SigpropError:
         crit_sw2 = math.nan
-    L = net.depth
-    if net.ensemble.startswith("linear"):
-        iso_args = ("linear", net.sigma_w2 / 2.0 if L > 1 else net.sigma_w2, 0.0, L, net.ensemble.split("-")[1])
+    if math.isfinite(c) and abs(c - 1) <= width and (math.isfinite(q) or reachable):
+        phase = "critical"
+        if not math.isfinite(q):
+            notes.append(
+                f"q has no fixed point at the point estimate sigma_w2 = {sw2:.6g}, but the edge of chaos lies "
+                f"within {k:g} standard errors (SE {net.sigma_w2_se:.2g}): consistent with critical"
+            )
+    elif not math.isfinite(q):
+        phase, c = "divergent", math.nan
+        notes.append(f"q grows without bound at sigma_w2 = {sw2:.6g}, sigma_b2 = {sb2:g}: no fixed point, no chi_1")
     else:
-        iso_args = (act, net.sigma_w2, sb2, L, "gaussian" if net.ensemble == "gaussian" else "orthogonal")
-    iso = None
-    if net.ensemble != "structured":
-        try:
-            iso = isometry(*iso_args, tolerance=tol)
-        except SigpropError as exc:
-            notes.append(f"no spectrum theory: {exc}")
-    return _Theory(q, c, phase, crit_sw2, iso, notes)
+        phase = "ordered" if c < 1 else "chaotic"
+    se = band / k if k > 0 else 0.0
+    notes.extend(_band_notes(phase, c, se, band, k, net, crit_sw2))
+    report = None
+    if net.ensemble != "structured" and net.spectrum_theory:
+        if net.ensemble.startswith("linear"):
+            L = net.depth
+            args = ("linear", sw2 / 2.0 if L > 1 else sw2, 0.0, L, net.ensemble.split("-")[1], tol)
+        else:
+            args = (act, sw2, sb2, net.depth, net.ensemble, tol)
+        _, _, report, more = _theory(act, sw2, sb2, q1, spectrum=args)
+        notes.extend(more)
+    return _Theory(q, c, phase, crit_sw2, report, se, width, notes)
 
 
-def _measurement(act, net: _Network, theory: _Theory, sb2: float, rng, seed, tol) -> MeasuredNetwork:
-    """Biases, an input at the theory's q*, and the measured Jacobian of the network's matrices."""
-    shared = net.recipe == "looks_linear"
-    biases = sample_network_biases(rng, net.weights, sb2, shared)
-    q = theory.q_star
-    # scale-free phi' (relu, linear): D does not depend on q, and q* = 0 or inf would be degenerate
-    q0 = q if math.isfinite(q) and (q > 0 or not act.scale_free_derivative) else 1.0
-    x = prepared_input(rng, act, net.widths[0], q0, raw=shared)
+def _band_notes(phase, chi, se, band, k, net: NetworkSpec, crit_sw2) -> list[str]:
+    if net.sigma_w2_se == 0 and net.sigma_b2_se == 0:
+        return []
+    out = [
+        f"criticality band: |chi_1 - 1| <= {band:.3g} = {k:g} SE(chi_1), SE(chi_1) = {se:.3g} propagated from "
+        f"SE(sigma_w2) = {net.sigma_w2_se:.3g} and SE(sigma_b2) = {net.sigma_b2_se:.3g} by finite differences of "
+        f"chi_1 at q* over +-{k:g} SE"
+    ]
+    if phase in ("ordered", "chaotic") and se > 0:
+        out.append(
+            f"chi_1 = {chi:.6g} +- {se:.2g}: {phase}, {abs(chi - 1) / se:.3g} standard errors from 1; the edge of "
+            f"chaos at sigma_b2 = {net.sigma_b2:.4g} is sigma_w2 = {crit_sw2:.6g}, measured {net.sigma_w2:.6g} "
+            f"+- {net.sigma_w2_se:.2g} ({net.sigma_w2 / crit_sw2:.4g} times it)"
+            if math.isfinite(crit_sw2) else
+            f"chi_1 = {chi:.6g} +- {se:.2g}: {phase}; there is no edge of chaos at sigma_b2 = {net.sigma_b2:.4g}"
+        )
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# the network: a recipe, given arrays, or a torch module
+# ----------------------------------------------------------------------------------------------
+def _from_layers(recipe, params, widths, layers, weights, biases, notes) -> NetworkSpec:
+    """A measured network: pooled hidden-layer estimates, the theory's ensemble, homogeneity."""
+    hidden = layers[1:] or layers
+    sw2, sw2_se, sb2, sb2_se = pooled(hidden)
+    kinds = {s.ensemble for s in layers}
+    if kinds <= {"iid-gaussian", "iid"}:
+        ensemble = "gaussian"
+    elif kinds <= {"orthogonal", "sparse-orthogonal"}:
+        ensemble = "orthogonal"
+    else:
+        ensemble = "structured"
+    net = NetworkSpec(
+        recipe, params, widths, sw2, ensemble, False, weights, sigma_b2=sb2, sigma_w2_se=sw2_se, sigma_b2_se=sb2_se,
+        first_sigma_w2=layers[0].sigma_w2, biases=biases, layers=tuple(layers), notes=list(notes),
+    )
+    gaussian_se = math.sqrt(sum(2.0 * s.sigma_w2**2 / s.n_weights for s in hidden)) / len(hidden)
+    net.notes.append(
+        "sigma_w2 and sigma_b2 measured: equal-weight means over "
+        f"{'layers 2..' + str(len(layers)) if len(layers) > 1 else 'layer 1'} (K = {len(hidden)}); SE of a layer's "
+        "sigma_w2 = fan_in sqrt((m4 - m2^2) / n), n = fan_in fan_out weights (iid Gaussian entries: sigma_w2 "
+        f"sqrt(2/n), pooled sqrt(sum SE_l^2) / K = {gaussian_se:.3g}); the theory assumes "
+        f"{'Haar orthogonal' if ensemble == 'orthogonal' else 'iid Gaussian' if ensemble == 'gaussian' else 'no ensemble (structured weights)'}"
+        " weights of that scale; the measured Jacobian singular values are the ground truth"
+    )
+    p = homogeneity_pvalue(hidden)
+    if p < 1e-3:
+        net.notes.append(
+            f"the layers' sigma_w2 differ beyond sampling noise (chi^2 homogeneity p = {p:.2g}): "
+            + ", ".join(f"layer {s.index}: {s.sigma_w2:.4g}" for s in layers)
+        )
+    if any(s.ensemble == "structured" for s in layers):
+        net.notes.append("structured layers (neither iid nor orthogonal): " + ", ".join(
+            str(s.index) for s in layers if s.ensemble == "structured"))
+    return net
+
+
+def _given_network(weights, biases, sb2_given, monte_carlo, params) -> NetworkSpec:
+    if params:
+        raise ParameterError(f"recipe parameters ({', '.join(sorted(params))}) only apply to a recipe name")
+    if not monte_carlo:
+        raise ParameterError("given weight matrices are always measured: monte_carlo must be True")
+    weights, dtypes = weight_list(weights)
+    biases = bias_list(biases, weights)
+    notes = []
+    if all(b is None for b in biases):
+        if sb2_given is None:
+            notes.append("no biases given: sigma_b2 = 0 (pass biases=[b1, ..., bL] to use them)")
+        else:
+            biases = None  # drawn N(0, sigma_b2) for the measurement
+    elif sb2_given is not None:
+        raise ParameterError("give the biases or sigma_b2, not both (sigma_b2 draws biases for bare weights)")
+    layers = [layer_statistics(i, f"W{i}", w, d, None if biases is None else biases[i - 1])
+              for i, (w, d) in enumerate(zip(weights, dtypes), start=1)]
+    widths = [weights[0].shape[1]] + [w.shape[0] for w in weights]
+    net = _from_layers("weights", {}, widths, layers, weights, biases, notes)
+    if biases is None:
+        net.sigma_b2, net.sigma_b2_se = sb2_given, 0.0
+    return net
+
+
+def _module_network(module, act, sb2_given) -> tuple[NetworkSpec, object]:
+    if sb2_given is not None:
+        raise ParameterError("a torch module's biases are read from it: sigma_b2 must not be given")
+    chain = torch_models.module_chain(module)
+    names, weights, dtypes, biases = torch_models.layer_arrays(chain)
+    layers = [layer_statistics(i, n, w, d, b) for i, (n, w, d, b) in enumerate(zip(names, weights, dtypes, biases), start=1)]
+    notes = list(chain.notes)
+    params = {"class": type(module).__name__}
+    if not chain.is_chain:
+        notes.append("no theory, only the measurement of the module's Jacobian: " + "; ".join(chain.reasons))
+        if act is not None:
+            notes.append("the given act is not used: the module is not a chain the theory describes")
+        net = NetworkSpec("module", params, [], math.nan, "none", False, None, layers=tuple(layers), notes=notes,
+                          module=module, chain=chain)
+        return net, None
+    chain_act = chain.act
+    if act is not None and (act.name, dict(act.params)) != (chain_act.name, dict(chain_act.params)):
+        raise ParameterError(f"act={act.name!r} disagrees with the module's activation {chain.act_text}")
+    notes.append(f"activation read from the module: {chain.act_text}")
+    widths = [weights[0].shape[1]] + [w.shape[0] for w in weights]  # channels for convolutions
+    net = _from_layers("module", params, widths, layers, weights, biases, notes)
+    net.module, net.chain = module, chain
+    net.linear_output, net.spectrum_theory = chain.linear_output, not chain.convolutional
+    if chain.convolutional:
+        net.notes.append("convolutional layers: mean field with fan_in = C_in k (Xiao et al. 2018); the dense "
+                         "spectrum theory does not apply, the Jacobian is measured")
+    if chain.linear_output and len(weights) > 1:
+        net.notes.append("the output layer has no activation: the measured chi_1 is (E[lambda] / sigma_w2^L)^(1/(L-1)); "
+                         "the theory's spectrum includes D^L, the module's Jacobian does not")
+    return net, chain_act
+
+
+# ----------------------------------------------------------------------------------------------
+# inputs and the measurement
+# ----------------------------------------------------------------------------------------------
+def _q0(q0, x_q0):
+    if q0 is None:
+        return x_q0
+    q0 = _scalar("q0", q0, positive=True)
+    if x_q0 is not None and not math.isclose(q0, x_q0, rel_tol=1e-6):
+        raise ParameterError(f"q0 = {q0!r} but the input has |x|^2/n_0 = {x_q0:.8g}; give one of them")
+    return q0
+
+
+def _measure_module(act, net: NetworkSpec, module, x, seed, tol, thresholds) -> MeasuredNetwork:
+    s, n_out, n_in, eps = torch_models.module_jacobian(module, x)
+    layers = net.layers
+    if net.ensemble == "none":
+        chi_layers, log_gain = 0, 0.0
+    elif net.linear_output and net.depth > 1:
+        chi_layers, log_gain = net.depth - 1, math.log(layers[-1].sigma_w2) if layers[-1].sigma_w2 > 0 else 0.0
+    else:
+        chi_layers, log_gain = net.depth, 0.0
+    numbers = summarize(s[None, :], np.zeros(1), n_out, n_in, chi_layers, log_gain, tol, thresholds, eps)
+    xs = x.detach().double().cpu().numpy()
+    return MeasuredNetwork(
+        widths=(n_in, n_out), seed=seed, **network_summary(layers), q0=float(np.mean(xs * xs)),
+        n_inputs=int(xs.shape[0]) if xs.ndim > 1 else 1, q_last=math.nan,
+        jacobian=f"torch autograd, {str(x.dtype).replace('torch.', '')}", **numbers,
+    )
+
+
+def _measurement(act, net: NetworkSpec, theory: _Theory, q0, x, rng, seed, tol) -> MeasuredNetwork:
+    """Biases (drawn where not given), an input, and the measured Jacobian of the network."""
     iso = theory.isometry
     thresholds = tuple(cr.threshold for cr in iso.criteria) if iso is not None else default_thresholds()
-    return measure(act, net.weights, biases, x, net.linear_output, seed, tol, thresholds)
+    shared = net.recipe == "looks_linear"
+    if net.module is not None:
+        if x is None:
+            x = _first_input(act, net, theory, q0, rng)
+        return _measure_module(act, net, net.module, x, seed, tol, thresholds)
+    biases = net.biases if net.biases is not None else sample_network_biases(rng, net.weights, net.sigma_b2, shared)
+    if x is None:
+        x = _first_input(act, net, theory, q0, rng, raw=shared)[None, :]
+    layers = net.layers or tuple(
+        layer_statistics(i, f"W{i}", w, np.float64, b) for i, (w, b) in enumerate(zip(net.weights, biases), start=1)
+    )
+    return measure(act, net.weights, biases, x, net.linear_output, seed, tol, thresholds, layers)
+
+
+def _first_input(act, net: NetworkSpec, theory: _Theory, q0, rng, raw=False):
+    """The default input: raw with |x|^2/n_0 = q0 when q0 is given, else x = phi(h^0) that puts h^1 at q*."""
+    n0 = net.widths[0] if net.widths else None
+    if net.module is not None:
+        first = net.chain.layers[0][1] if net.chain is not None and net.chain.layers else None
+        if first is None or not hasattr(first, "in_features"):
+            raise ParameterError(f"give input= for {type(net.module).__name__}: its input shape cannot be inferred")
+        n0 = first.in_features
+    q = theory.q_star
+    if q0 is not None or net.ensemble == "none":
+        x0 = prepared_input(rng, act, n0, 1.0 if q0 is None else q0, raw=True)
+    else:
+        # scale-free phi' (relu, linear): D does not depend on q, and q* = 0 or inf would be degenerate
+        start = q if math.isfinite(q) and (q > 0 or not act.scale_free_derivative) else 1.0
+        x0 = prepared_input(rng, act, n0, start, raw=raw)
+    return torch_models.default_input(net.module, x0) if net.module is not None else x0
+
+
+def _input(net: NetworkSpec, value):
+    """(the user's input as the measurement takes it, its |x|^2 / n_0) or (None, None)."""
+    if value is None:
+        return None, None
+    if net.module is not None:
+        x = torch_models.as_input_tensor(net.module, value)
+        xs = x.detach().double().cpu().numpy()
+        if not np.any(xs):
+            raise ParameterError(f"input of shape {tuple(x.shape)} is zero: its second moment must be > 0")
+        return x, float(np.mean(xs * xs))
+    x = input_batch(value, net.widths[0])
+    return x, float(np.mean(x * x))
 
 
 @single_threaded_blas
 def assess(
-    recipe_or_weights,
-    act,
+    model_or_weights,
+    act=None,
+    biases=None,
+    input=None,  # noqa: A002 - the contract's name
+    q0: float | None = None,
+    *,
     depth: int | None = None,
-    sigma_b2: float = 0.0,
+    sigma_b2: float | None = None,
     width: int = 256,
     shape=None,
     monte_carlo: bool = True,
     seed: RNGLike = None,
     tolerance: float = BAND_TOLERANCE,
+    band_se: float = BAND_SE,
     **params,
 ) -> InitAssessment:
     """Is this initialization critical / isometric for this activation?  Theory and measurement.
 
     Parameters
     ----------
-    recipe_or_weights : str or list of ndarray
-        A name in :data:`RECIPES` (its parameters as keyword arguments ``**params``, e.g.
-        ``density=0.1`` for "eoi", ``gain=2`` for "orthogonal"), or the weight matrices (fan_out,
-        fan_in) of an actual network (then ``depth``, ``width``, ``shape`` and ``params`` are not used:
-        sigma_w^2 and the ensemble are measured from them).
+    model_or_weights : str, list of arrays, or torch.nn.Module
+        A name in :data:`RECIPES` (its parameters as keyword arguments ``**params``, e.g. ``density=0.1``
+        for "eoi"); the weight matrices W^1, ..., W^L (fan_out, fan_in) of a network as numpy arrays,
+        PyTorch tensors, JAX arrays or anything with ``__array__`` / DLPack; or a ``torch.nn.Module``
+        (its Jacobian by autograd; the theory when it is a chain of Linear/Conv layers and one known
+        activation, see :mod:`meanfield.init.torch_models`).
     act : activation name, formula or :class:`meanfield.Activation`
-    depth : int or None
-        Number of weight layers L (default 10; 1 when ``shape`` is given).
-    sigma_b2 : float
-        Bias variance of the network (biases b_i ~ N(0, sigma_b^2); looks-linear shares them as
-        [b0; -b0]).
-    width : int
-        Width of the square network [width] * (L + 1) (looks-linear: template width; physical hidden
-        width 2 width).
-    shape : (fan_out, fan_in) or None
-        First layer's shape; the layers after it are square (fan_out, fan_out).  E.g. ``shape=(10, 4),
-        depth=1`` judges one expanding layer.  The theory's sigma_w^2 is that of a hidden layer (of this
-        layer for depth 1).
+        Required for recipes and arrays; read from a torch module (a given one must agree).
+    biases : list of arrays or None
+        b^1, ..., b^L for given weights (None entries: no bias in that layer).  Without them the biases
+        are 0, or drawn N(0, sigma_b2) when ``sigma_b2`` is given.
+    input : array or tensor, optional
+        The input x^0 at which the Jacobian is measured: (n_0,) or a batch (B, n_0) for arrays, what the
+        module takes for a module (the Jacobian of the whole batch map: per-example Jacobians together).
+    q0 : float, optional
+        |x^0|^2 / n_0 of the input: the theory starts at q^1 = sigma_w^2 q0 + sigma_b^2 and the
+        measured network is fed a raw input of that second moment.  Taken from ``input`` when given.
+        None (and no input): q^1 = 1 and the measured input is prepared so that h^1 sits at q*.
+    depth, width, shape : recipes only: L (default 10; 1 with ``shape``), the width of the square layers
+        (default 256), the first layer's (fan_out, fan_in) with square layers after it.
+    sigma_b2 : float, optional
+        Bias variance of a recipe's network (default 0), or of drawn biases for bare weights.
     monte_carlo : bool
-        Build and measure a real network (needed for the verdict on looks-linear, EOI, IDInit).
+        Recipes: build and measure a real network (always done for looks-linear, EOI, IDInit).
     seed : int, Generator or None
-        Seed of the weights, biases and input.
+        Seed of what is drawn: a recipe's weights, biases, the input.
     tolerance : float
         Half-width of the band of singular values reported (as :func:`meanfield.isometry`).
+    band_se : float
+        Half-width of the criticality band in standard errors of chi_1 (default 3).
 
     Returns
     -------
     InitAssessment
     """
-    act = activation(act)
-    sb2 = _scalar("sigma_b2", sigma_b2)
+    is_module = torch_models.is_torch_module(model_or_weights)
+    if act is None and not is_module:
+        raise ParameterError("act is required for a recipe or weight arrays (e.g. act='relu'); it is read from "
+                             "a torch module only")
+    act = None if act is None else activation(act)
     tol = _scalar("tolerance", tolerance, positive=True)
     if not tol < 1:
         raise ParameterError(f"tolerance must lie in (0, 1), got {tolerance!r}")
+    k = _scalar("band_se", band_se)
     if not isinstance(monte_carlo, (bool, np.bool_)):
         raise ParameterError(f"monte_carlo must be True or False, got {monte_carlo!r}")
+    sb2 = None if sigma_b2 is None else _scalar("sigma_b2", sigma_b2)
     rng = generator(seed)
 
-    if isinstance(recipe_or_weights, str):
-        net = _recipe_network(recipe_or_weights, act, sb2, depth, width, shape, monte_carlo, rng, params)
+    if isinstance(model_or_weights, str):
+        if biases is not None:
+            raise ParameterError("biases apply to given weights; a recipe draws N(0, sigma_b2) biases")
+        net = recipe_network(model_or_weights, act, sb2 or 0.0, depth, width, shape, monte_carlo or input is not None, rng, params)
+    elif is_module:
+        if biases is not None or params or depth is not None:
+            raise ParameterError("a torch module carries its own biases and depth: only act, input, q0, seed, "
+                                 "tolerance and band_se apply")
+        net, act = _module_network(model_or_weights, act, sb2)
     else:
-        net = _given_network(recipe_or_weights, depth, monte_carlo, params)
-    theory = _theory(act, net, sb2, tol)
-    measured = _measurement(act, net, theory, sb2, rng, seed, tol) if net.weights is not None else None
-    return _verdict(act, net, theory, measured, sb2)
+        if depth is not None:
+            raise ParameterError("depth applies to recipes; given weights have their own number of layers")
+        net = _given_network(model_or_weights, biases, sb2, monte_carlo, params)
+    x, x_q0 = _input(net, input)
+    q0 = _q0(q0, x_q0)
+    q1 = None if q0 is None or net.first_sigma_w2 is None else net.first_sigma_w2 * q0 + net.sigma_b2
+    theory = _judge(act, net, q1 if q1 is None or q1 > 0 else None, k, tol)
+    measured = None
+    if net.weights is not None or net.module is not None:
+        measured = _measurement(act, net, theory, q0, x, rng, seed, tol)
+    return _verdict(act, net, theory, measured, q0, k)
 
 
-def _verdict(act, net: _Network, theory: _Theory, measured: MeasuredNetwork | None, sb2: float) -> InitAssessment:
+def _verdict(act, net: NetworkSpec, theory: _Theory, measured, q0, k) -> InitAssessment:
     """The theory's verdict where it is exact for these matrices, else the measured one."""
     notes = net.notes + theory.notes
     if net.theory_exact and theory.isometry is not None:
@@ -458,58 +545,13 @@ def _verdict(act, net: _Network, theory: _Theory, measured: MeasuredNetwork | No
     else:
         isometric = None
         notes.append("no verdict on isometry without a measurement (monte_carlo=True)")
+    widths = tuple(net.widths) if net.widths else (measured.widths if measured is not None else ())
     return InitAssessment(
-        recipe=net.recipe, params=net.params, activation=act.name, sigma_b2=sb2, depth=net.depth,
-        widths=tuple(net.widths), sigma_w2=net.sigma_w2, ensemble=net.ensemble, theory_exact=net.theory_exact,
-        q_star=theory.q_star, chi1=theory.chi1, phase=theory.phase, critical=theory.phase == "critical",
+        recipe=net.recipe, params=net.params, activation=act.name if act is not None else "unknown",
+        sigma_b2=net.sigma_b2, depth=net.depth if net.widths else len(net.layers), widths=widths,
+        sigma_w2=net.sigma_w2, ensemble=net.ensemble, theory_exact=net.theory_exact, q_star=theory.q_star,
+        chi1=theory.chi1, phase=theory.phase, critical=theory.phase == "critical",
         critical_sigma_w2=theory.critical_sigma_w2, isometry=theory.isometry, measured=measured,
-        isometric=isometric, notes=tuple(notes),
+        isometric=isometric, notes=tuple(notes), sigma_w2_se=net.sigma_w2_se, sigma_b2_se=net.sigma_b2_se,
+        q0=q0, chi1_se=theory.chi1_se, critical_band=theory.band, band_se=k,
     )
-
-
-def _g(x, digits=5) -> str:
-    """isometry's number format (n/a, inf), with 5 significant digits by default."""
-    return _g_isometry(x, digits)
-
-
-def _format(r: InitAssessment) -> str:
-    params = "".join(f", {k}={v}" for k, v in r.params.items())
-    iso = "n/a" if r.isometric is None else ("ISOMETRIC" if r.isometric else "NOT ISOMETRIC")
-    lines = [
-        f"{r.recipe}{params} with {r.activation}: {r.phase.upper()}"
-        f"{'' if r.theory_exact else ' (mean field of the effective sigma_w2)'}, {iso} "
-        f"(depth {r.depth}, widths {r.widths[0]}->{r.widths[-1]}, sigma_b2 = {_g(r.sigma_b2)})",
-        f"  {'quantity':<26}{'theory':>16}{'measured':>16}",
-    ]
-    m = r.measured
-
-    def row(label, theory, measured):
-        lines.append(f"  {label:<26}{theory:>16}{measured:>16}")
-
-    hidden = (m.sigma_w2[1:] or m.sigma_w2) if m else ()
-    row("sigma_w2 (fan_in Var W)", _g(r.sigma_w2, 8), _g(np.mean(hidden), 8) if m else "-")
-    row("q* (last-layer q)", _g(r.q_star, 6), _g(m.q_last, 6) if m else "-")
-    row("chi_1", _g(r.chi1, 8), _g(m.chi1, 8) if m else "-")
-    if r.isometry is not None or m is not None:
-        it = r.isometry
-        row("E[lambda]", _g(it.mean, 6) if it else "-", _g(m.mean, 6) if m else "-")
-        row("Var[lambda]/E[lambda]^2", _g(it.normalised_var, 6) if it else "-", _g(m.normalised_var, 6) if m else "-")
-        row("lambda_max/E[lambda]", _g(it.edge_ratio, 6) if it else "-", _g(m.edge_ratio, 6) if m else "-")
-        row("rank loss (atom at 0)", _g(it.zero_atom, 4) if it else "-", _g(m.zero_fraction, 4) if m else "-")
-        row("isometric", str(it.isometric) if it else "-", str(m.isometric) if m else "-")
-    if m is not None:
-        lines.append(
-            f"  measured singular values in [{_g(m.singular_values[0], 8)}, {_g(m.singular_values[1], 8)}] "
-            f"({m.n_singular_values}); {_g(100 * m.band_fraction, 4)} % within 1 +- tolerance; "
-            f"orthogonality defect {_g(m.orthogonality_error, 3)}; density {_g(m.density, 4)}"
-        )
-        lines.append(
-            "  measured rank loss: singular values <= n eps s_max, zero in float64 (a deep ordered net "
-            "loses its smallest ones to rounding)"
-        )
-    lines.append(
-        f"  theory ensemble: {r.ensemble} ({'exact for these matrices' if r.theory_exact else 'measured values are the ground truth'});"
-        f" edge of chaos at sigma_w2 = {_g(r.critical_sigma_w2, 8)}"
-    )
-    lines.extend(f"  note: {n}" for n in r.notes)
-    return "\n".join(lines)

@@ -37,7 +37,8 @@ def test_init_shape_and_recipe_params(capsys):
     code, out, _ = run(capsys, "init", "idinit", "--activation", "linear", "--shape", "10", "4", "--json")
     d = strict_json(out)
     assert code == 0 and d["isometric"] is False
-    lo, hi = (number(v) for v in d["measured"]["singular_values"])
+    assert sorted(number(v) for v in d["measured"]["singular_values"]) == pytest.approx([math.sqrt(2)] * 2 + [math.sqrt(3)] * 2)
+    lo, hi = number(d["measured"]["min_singular_value"]), number(d["measured"]["max_singular_value"])
     assert lo == pytest.approx(math.sqrt(2)) and hi == pytest.approx(math.sqrt(3))
     code, out, _ = run(capsys, "init", "looks-linear", "--activation", "relu", "--recipe-param", "orthogonal=false",
                        "--depth", "2", "--width", "16", "--seed", "0", "--json")
