@@ -4,10 +4,13 @@ Burkholz & Dubatovka 2019 ("Initialization of ReLUs for dynamical isometry"); do
 :class:`ReLUNetwork` gives the laws of the pre-activation variances s^l, the squared norms |x^l|^2
 and one output unit (objects of :mod:`exact.distributions`), exact moments, the dead-network
 probability, the mean-field comparison and Monte Carlo from real sampled networks; also for the
-parameter-sharing (looks-linear) initialization.  Imports meanfield, never the other way round.
+parameter-sharing (looks-linear) initialization.  Importing it registers the sweep quantity "exact"
+(:class:`ExactReLUQuantity`: ``meanfield.simulate.sweep(configs, quantity="exact", ...)``).  Imports
+meanfield, never the other way round.
 """
 from .distributions import KSComparison, Law, PositiveLaw, ScaleMixtureLaw, ks_distance
 from .relu import NetworkSample, NetworkSummary, ReLUNetwork
+from .sweep import ExactReLUQuantity
 
 __all__ = [
     "ReLUNetwork",
@@ -18,4 +21,5 @@ __all__ = [
     "ScaleMixtureLaw",
     "KSComparison",
     "ks_distance",
+    "ExactReLUQuantity",
 ]

@@ -13,6 +13,8 @@ Subcommands (``meanfield SUBCOMMAND --help`` for details)::
     meanfield init kumar --activation sigmoid [--depth 10] [--width 256] [--monte-carlo] [--json]
     meanfield init eoi --activation tanh --recipe-param density=0.1 --seed 0
                                                          # an initialization recipe's verdict
+    meanfield sweep --activation tanh relu --sigma-w2 1.5 2 --sigma-b2 0.05 --depth 16 --width 64 128 \
+        --networks 100 --seed 0 --store runs/a [--workers 2] [--json]   # Monte Carlo over a grid
 
 This is the only module that does argument parsing and text/JSON formatting; nothing in the
 package imports it.  ``main(argv)`` returns the exit status: 0 on success, 2 on bad arguments or
@@ -388,6 +390,39 @@ def _cmd_init(args) -> int:
     return 0
 
 
+def _cmd_sweep(args) -> int:
+    from .simulate import grid, sweep
+
+    axes = {"activation": args.activation, "sigma_w2": args.sigma_w2, "sigma_b2": args.sigma_b2,
+            "depth": args.depth, "width": args.width, "weights": args.weights}
+    if (args.config is not None) == any(v is not None for v in axes.values()):
+        raise _UsageError("give either --config FILE.json or the grid flags (--activation, --sigma-w2, "
+                          "--sigma-b2, --depth, --width, optionally --weights)")
+    if args.config is not None:
+        try:
+            with open(args.config) as handle:
+                configs = json.load(handle)
+        except (OSError, ValueError) as exc:
+            raise _UsageError(f"argument --config: cannot read {args.config!r} ({exc})") from None
+        configs = configs.get("configs") if isinstance(configs, dict) else configs
+    else:
+        configs = grid(**{k: v for k, v in axes.items() if v is not None})
+    executor = None
+    if args.scheduler is not None:
+        try:
+            from distributed import Client  # lazy: the optional dask extra
+        except ImportError:
+            raise ParameterError("--scheduler needs Dask: pip install 'sigprop[dask]'") from None
+        executor = Client(args.scheduler)
+    result = sweep(configs, args.quantity, args.networks, args.seed, executor, args.chunk_size, args.store,
+                   workers=args.workers, progress=args.progress)
+    if args.json:
+        _emit_json({"command": "sweep", **result.to_dict()})
+    else:
+        print(result)
+    return 1 if result.errors else 0
+
+
 # ----------------------------------------------------------------------------------------------
 # parser and entry point
 # ----------------------------------------------------------------------------------------------
@@ -534,6 +569,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", metavar="S", type=int, help="seed of the measured network (default: unseeded)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=_cmd_init)
+
+    p = sub.add_parser(
+        "sweep", help="Monte Carlo of real networks over a grid of configurations, with the theory next to it",
+        description="Sample --networks networks of every configuration (the grid of the flags, or a JSON "
+        "list of configurations) on local processes or a Dask cluster, and print per configuration the "
+        "mean of each measured value with its standard error and the infinite-width theory (jacobian: "
+        "tr(J J^T)/N against chi_1^L; signal: q^L and c^L against the mean-field maps). Reproducible "
+        "for a --seed; with --store the results are written as they come and a rerun computes only "
+        "what is missing (see meanfield.simulate.sweep).",
+        epilog="Exit status 1 when some configuration failed (each listed with its error). " + _JSON_NOTE,
+    )
+    p.add_argument("--config", metavar="FILE.json", help="configurations: a JSON list of dicts (or {\"configs\": [...]})")
+    p.add_argument("--activation", metavar="ACT", nargs="+", help="activation(s) (grid axis)")
+    for flag, kind, text in (("--sigma-w2", _real, "weight variance(s)"), ("--sigma-b2", _real, "bias variance(s)"),
+                             ("--depth", int, "depth(s) L"), ("--width", int, "width(s) N")):
+        p.add_argument(flag, metavar="V", type=kind, nargs="+", help=text + " (grid axis)")
+    p.add_argument("--weights", nargs="+", choices=("orthogonal", "gaussian"), help="weight ensemble(s) (grid axis)")
+    p.add_argument("--quantity", choices=("jacobian", "signal"), default="jacobian", help="what to sample (default jacobian)")
+    p.add_argument("--networks", metavar="N", type=int, default=1, help="networks per configuration (default 1)")
+    p.add_argument("--seed", metavar="S", type=int, help="seed (default: the store's, else fresh and printed)")
+    p.add_argument("--store", metavar="DIR", help="results directory (npz chunks + manifest.json); resumed if it exists")
+    p.add_argument("--workers", metavar="W", type=int, help="local worker processes (default: all cores)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask scheduler instead (needs sigprop[dask])")
+    p.add_argument("--chunk-size", metavar="C", type=int, help="networks per task (default: from a 256 MiB budget)")
+    p.add_argument("--progress", action="store_true", help="progress bar over tasks on stderr")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=_cmd_sweep)
     return parser
 
 
