@@ -414,8 +414,12 @@ def _cmd_sweep(args) -> int:
         except ImportError:
             raise ParameterError("--scheduler needs Dask: pip install 'sigprop[dask]'") from None
         executor = Client(args.scheduler)
-    result = sweep(configs, args.quantity, args.networks, args.seed, executor, args.chunk_size, args.store,
-                   workers=args.workers, progress=args.progress)
+    try:
+        result = sweep(configs, args.quantity, args.networks, args.seed, executor, args.chunk_size, args.store,
+                       workers=args.workers, progress=args.progress)
+    finally:
+        if executor is not None:
+            executor.close()
     if args.json:
         _emit_json({"command": "sweep", **result.to_dict()})
     else:

@@ -137,7 +137,11 @@ def _activation_spec(spec, params) -> tuple[str, dict]:
         raise ParameterError(f"activation must be a built-in name or a formula in x, got {spec!r}")
     if not isinstance(params, Mapping):
         raise ParameterError(f"activation_params must be a dict of numbers, got {params!r}")
-    params = {str(k): float(check.real_array(f"activation parameter {k}", v)) for k, v in params.items()}
+    values = {str(k): check.real_array(f"activation parameter {k}", v) for k, v in params.items()}
+    scalar = [k for k, v in values.items() if v.ndim != 0]
+    if scalar:
+        raise ParameterError(f"activation parameter(s) {', '.join(scalar)} must be single numbers, got {params!r}")
+    params = {k: float(v) for k, v in values.items()}
     act = activation(spec, **params)  # checks the name or formula and the parameters
     return act.name, dict(act.params)
 

@@ -15,7 +15,9 @@ Design
   workers and ``chunk_size`` (on machines running the same numpy/BLAS build; BLAS is pinned to one
   thread per task).  Network k of configuration i equals the one-network sampler with
   ``seed=SeedSequence(seed, spawn_key=(i, k))``, e.g. ``jacobian_singular_values(..., n_networks=1,
-  seed=...)`` (with ``q0`` the configuration's).
+  seed=...)`` (with ``q0`` the configuration's).  ``jacobian_singular_values(..., n_networks=n, seed=s)``
+  draws its whole stack from one stream instead (docs/conventions.md §8), so its networks are not a
+  sweep's.
 - **Lossless and resumable.** Each finished chunk is written atomically to ``store`` (npz files and a
   JSON manifest, :mod:`~meanfield.simulate.store`) as it arrives.  Run again with the same store,
   the sweep reads what is there and computes only the missing networks (any chunk size); the result

@@ -6,7 +6,6 @@ them against independent routes); here the command's plumbing is checked against
 import concurrent.futures as cf
 import json
 
-import numpy as np
 import pytest
 
 from meanfield import simulate as sim
@@ -44,6 +43,19 @@ def test_config_file_json_output_store_and_failed_configurations(capsys, tmp_pat
     assert (store / "manifest.json").exists() and len(list(store.glob("c00000_*.npz"))) == 3
     code, out, _ = run(capsys, *argv[:-1])  # resumed: nothing left to sample
     assert code == 1 and "0 networks sampled" in out and "5 read from the store" in out
+
+
+def test_dask_scheduler(capsys):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        code, out, err = run(capsys, "sweep", *GRID, "--networks", "3", "--seed", "3", "--json",
+                             "--scheduler", cluster.scheduler_address)
+    assert code == 0, err
+    payload = strict_json(out)
+    with cf.ThreadPoolExecutor(1) as ex:
+        direct = sim.sweep(sim.grid(activation=["tanh", "relu"], sigma_w2=1.5, sigma_b2=0.05, depth=3, width=8),
+                           "jacobian", 3, 3, executor=ex).statistics()
+    assert [row["mean_lambda"] for row in payload["statistics"]] == list(direct.mean_lambda)
 
 
 @pytest.mark.parametrize("argv, fragment", [

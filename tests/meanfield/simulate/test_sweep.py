@@ -197,18 +197,19 @@ def test_bad_configurations_are_reported_good_ones_computed():
         dict(good, activation=mf.activation(np.tanh)),
         dict(good, activation="exp(x)", sigma_w2=1.0, sigma_b2=0.0, q0=1e6),  # fails inside the task
         dict(good, weights="haar"),
+        dict(good, activation="leaky_relu", activation_params={"slope": [0.1, 0.2]}),
     ]
     with cf.ThreadPoolExecutor(2) as ex:
         result = sim.sweep(configs, "jacobian", 3, 0, executor=ex)
-    assert set(result.errors) == {1, 2, 3, 4, 5, 6}
+    assert set(result.errors) == {1, 2, 3, 4, 5, 6, 7}
     for i, fragment in [(1, "sigma_b2"), (2, "nope"), (3, "sigma_w"), (4, "callable"), (5, "not finite"),
-                        (6, "haar")]:
+                        (6, "haar"), (7, "slope")]:
         assert fragment in result.errors[i], result.errors[i]
         with pytest.raises(ParameterError, match=f"configuration {i} failed"):
             result.samples(i)
     assert result.complete(0) and result.samples(0).n_networks == 3
     stats = result.statistics()
-    assert list(stats.status) == ["ok"] + [result.errors[i] for i in range(1, 7)]
+    assert list(stats.status) == ["ok"] + [result.errors[i] for i in range(1, 8)]
     assert np.isfinite(stats.mean_lambda[0]) and np.all(np.isnan(stats.mean_lambda[1:]))
     assert set(result.rows().config) == {0}
     assert "configuration 5 failed" in str(result)
