@@ -12,6 +12,8 @@ import concurrent.futures as cf
 import json
 import logging
 import os
+import subprocess
+import sys
 import tracemalloc
 from pathlib import Path
 
@@ -138,6 +140,37 @@ def test_interrupted_then_resumed_equals_uninterrupted(reference, tmp_path):
     again = sim.sweep(CONFIGS, "jacobian", N_NETWORKS, SEED, executor=None, store=store)  # nothing left to do
     assert again.throughput.networks == 0 and again.throughput.tasks == 0
     assert_same(again, reference)
+
+
+_KILLED_CLIENT = """
+import concurrent.futures as cf, os, sys
+sys.path[:0] = {path!r}
+from meanfield import simulate as sim
+
+class KilledAtSubmission(cf.ThreadPoolExecutor):
+    submitted = 0
+    def submit(self, *args, **kwargs):
+        KilledAtSubmission.submitted += 1
+        if KilledAtSubmission.submitted == 5:
+            os._exit(9)  # the client process dies at once: no cleanup, no finally
+        return super().submit(*args, **kwargs)
+
+sim.sweep({configs!r}, "jacobian", {n}, {seed}, executor=KilledAtSubmission(1), chunk_size=2, store={store!r})
+"""
+
+
+def test_killed_client_then_resumed_equals_uninterrupted(reference, tmp_path):
+    """The client process itself is killed (os._exit) in the middle of a sweep: the store keeps only
+    whole chunks, and a new run completes it to the uninterrupted result."""
+    store = tmp_path / "store"
+    code = _KILLED_CLIENT.format(path=sys.path, configs=CONFIGS, n=N_NETWORKS, seed=SEED, store=str(store))
+    assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 9
+    stored = sum(stop - start for items in SweepStore(store).chunks().values() for start, stop, _ in items)
+    assert 0 < stored < N_NETWORKS * len(CONFIGS)
+    with cf.ThreadPoolExecutor(2) as ex:
+        result = sim.sweep(CONFIGS, "jacobian", N_NETWORKS, SEED, executor=ex, store=store)
+    assert result.throughput.reused == stored
+    assert_same(result, reference)
 
 
 def test_store_readable_with_numpy_and_json(reference, tmp_path):
