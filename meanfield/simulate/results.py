@@ -285,6 +285,9 @@ class SweepResult:
 def _given(config, given, key):
     """A configuration's value for a table: the checked one, else the given one if it is a plain value."""
     if config is not None:
+        params = config.get("activation_params") if key == "activation" else None
+        if params:
+            return f"{config[key]}(" + ", ".join(f"{k}={v:g}" for k, v in params.items()) + ")"
         return config.get(key)
     value = given.get(key) if isinstance(given, dict) else None
     if key in ("activation", "weights"):
