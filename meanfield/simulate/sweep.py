@@ -199,6 +199,7 @@ def sweep(
     counts = scheduler.counts
     started = time.perf_counter()
     outcomes = scheduler.outcomes()
+    finished = False
     try:
         for (i, start, stop), outcome in progress_bar(outcomes, len(tasks), bool(progress), f"sweep {quantity.name}"):
             if "error" in outcome:
@@ -208,9 +209,10 @@ def sweep(
             counts["flops"] += quantity.flops(prepared[i]) * (stop - start)
             path = store.write_chunk(i, start, stop, outcome["arrays"]) if store is not None else None
             result._add(i, start, stop, outcome["arrays"], path)
+        finished = True
     finally:
         outcomes.close()  # cancels what is still in flight
-        pool.close()
+        pool.close(wait=finished)
     result.throughput = Throughput(
         networks=counts["networks"], reused=reused, tasks=counts["tasks"], retries=counts["retries"],
         workers=pool.workers, wall_seconds=time.perf_counter() - started, task_seconds=counts["seconds"],
@@ -314,12 +316,14 @@ class _Pool:
         """After a worker died: a fresh pool if it is ours (True), else False (a user's executor)."""
         if not self.own:
             return False
-        self.close()
+        self.close(wait=False)
         return True
 
-    def close(self) -> None:
+    def close(self, wait: bool) -> None:
+        """Shut down what the sweep started: our pool (joined when ``wait``, e.g. after a normal end;
+        else pending tasks are cancelled and the call returns at once), or the client's executor."""
         if self.own and self.executor is not None:
-            self.executor.shutdown(wait=False, cancel_futures=True)
+            self.executor.shutdown(wait=wait, cancel_futures=True)
             self.executor = None
         elif self.from_client:
             self.executor.shutdown(wait=False)
