@@ -10,7 +10,10 @@ and the sweep's workers).  The numbers are printed, not asserted: they depend on
 
 The sweep figures use warm process pools (a ProcessPoolExecutor whose workers have imported sigprop),
 i.e. the steady state of a long sweep; the default executor's fixed start-up (spawning the workers
-and importing sigprop, paid once per sweep call) is measured separately.
+and importing sigprop, paid once per sweep call) is measured separately.  A control measures what
+the machine itself gives: the bare chains of the same networks on the same two pools, without any
+sweep machinery; the sweep's scaling is to be read against it (on a shared or hyperthreaded machine
+two processes may not get two cores' worth of work done).
 """
 import concurrent.futures as cf
 import multiprocessing
@@ -60,8 +63,12 @@ def test_sweep_overhead_and_scaling(config):
     with cf.ProcessPoolExecutor(1, mp_context=spawn) as one, cf.ProcessPoolExecutor(2, mp_context=spawn) as two:
         for pool in (one, two):  # warm: the workers import sigprop
             sim.sweep([small], "jacobian", 4, 0, executor=pool, chunk_size=1)
-        times = {"chain": [], "sampler": [], "sweep 1 worker": [], "sweep 2 workers": []}
+        times = {"chain": [], "sampler": [], "sweep 1 worker": [], "sweep 2 workers": [], "chains 1 process": [],
+                 "chains 2 processes": []}
         for seed in range(2):
+            for key, pool in (("chains 1 process", one), ("chains 2 processes", two)):
+                times[key].append(timed(lambda: [f.result() for f in [pool.submit(bare_chain, N, L, seed + k)
+                                                                     for k in range(NETWORKS)]])[0])
             times["chain"].append(timed(chain_networks, seed)[0])
             times["sampler"].append(timed(sampler_networks, config, seed)[0])
             t1, r1 = timed(sim.sweep, [config], "jacobian", NETWORKS, seed, executor=one, chunk_size=1)
@@ -78,4 +85,5 @@ def test_sweep_overhead_and_scaling(config):
     print(f"  sweep / sampler (1 worker)   {best['sweep 1 worker'] / best['sampler']:.3f}  (target <= 1.05)")
     print(f"  sweep / bare chain           {best['sweep 1 worker'] / best['chain']:.3f}")
     print(f"  2 workers vs 1               {best['sweep 1 worker'] / best['sweep 2 workers']:.2f} x  (target >= 1.8)")
+    print(f"  the machine: bare chains in 2 processes vs 1  {best['chains 1 process'] / best['chains 2 processes']:.2f} x")
     print(f"  default executor start-up (2 workers, a tiny sweep) {startup:.2f} s")
