@@ -5,12 +5,14 @@ Burkholz & Dubatovka 2019 ("Initialization of ReLUs for dynamical isometry"); do
 one output unit and the joint law of the output vector (objects with scipy.stats' methods, built on
 :class:`meanfield.laws.Law`), exact moments, the dead-network probability, the mean-field comparison
 and Monte Carlo from real sampled networks; also for the parameter-sharing (looks-linear)
-initialization.  Imports meanfield, never the other way round.
+initialization.  Importing it registers the sweep quantity "exact" (:class:`ExactReLUQuantity`:
+``meanfield.simulate.sweep(configs, quantity="exact", ...)``).  Imports meanfield, never the other way round.
 """
 from .distributions import KSComparison, Law, PositiveLaw, ks_distance
 from .joint import OutputVectorLaw, TwoInputLaw
 from .mixtures import ScaleMixtureLaw
 from .relu import NetworkSample, NetworkSummary, ReLUNetwork
+from .sweep import ExactReLUQuantity
 
 __all__ = [
     "ReLUNetwork",
@@ -23,4 +25,5 @@ __all__ = [
     "TwoInputLaw",
     "KSComparison",
     "ks_distance",
+    "ExactReLUQuantity",
 ]

@@ -35,7 +35,7 @@ import sys
 import numpy as np
 
 from meanfield import __version__
-from meanfield.cli import _MAX_DPI, _fmt, _new_figure, _Parser, _quoted, _real, _run, _save_figure, _table, _UsageError
+from meanfield.cli_support import _MAX_DPI, _fmt, _new_figure, _Parser, _quoted, _real, _run, _save_figure, _table, _UsageError
 from meanfield.errors import ParameterError
 from meanfield.validation import shown
 

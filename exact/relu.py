@@ -396,8 +396,10 @@ class ReLUNetwork:
         ----------
         n_networks : int
             At least 1; the record (8 n_networks (2 L + n_L) bytes) must fit in half the machine's memory.
-        seed : int, SeedSequence, Generator or None
-            One stream for all batches (results depend on n_networks only through the batch split).
+        seed : int, SeedSequence, Generator, None or meanfield.simulate.NetworkStreams
+            One stream for all batches (results depend on n_networks only through the batch split);
+            NetworkStreams (of length n_networks, without sharing): one stream per network, so
+            network k does not depend on the others.
         progress : bool
             tqdm bar over batches.
 
@@ -423,30 +425,49 @@ class ReLUNetwork:
                 f"Monte Carlo of {self._describe()}: the signal overflows double precision (q^{int(np.argmin(np.isfinite(q))) + 1} "
                 "= inf), so sampled networks give inf/nan; the exact laws (computed in log scale) still apply"
             )
-        rng = check.generator(seed)
-        batch = int(max(1, min(n_networks, _MC_ELEMENTS // per_net)))
-        x0 = np.full(self.widths[0], np.sqrt(self.input_norm2 / self.widths[0]))
-        s_all = np.empty((n_networks, L))
-        y_all = np.empty((n_networks, L - 1))
-        f_all = np.empty((n_networks, self.widths[-1]))
-        starts = range(0, n_networks, batch)
-        for start in progress_bar(starts, len(starts), bool(progress), f"ReLU networks {self.widths}"):
-            b = min(batch, n_networks - start)
-            rows = slice(start, start + b)
+        if isinstance(seed, mfsim.NetworkStreams):
+            if len(seed) != n_networks:
+                raise ParameterError(f"n_networks={n_networks} but {len(seed)} network streams were given")
             if self.parameter_sharing:
-                layers = looks_linear_layers(self.widths, False, rng, self.sigma_w2, self.sigma_b2, b)
-            else:
-                layers = mfsim.sample_layers(rng, self.widths, self.sigma_w2, self.sigma_b2, "gaussian", b)
-            s_all[rows, 0] = self.s1
-            with np.errstate(over="ignore", invalid="ignore"):  # beyond the double range: inf, as the laws
-                for l, (_, _, h) in enumerate(mfsim.propagate("relu", layers, x0), start=1):
-                    if l == L:
-                        f_all[rows] = h
-                        break
-                    y = np.sum(np.maximum(h, 0.0) ** 2, axis=-1)
-                    y_all[rows, l - 1] = y
-                    s_all[rows, l] = self.sigma_b2 + self.sigma_w2 * y / self.widths[l]
-        return NetworkSample(preactivation_variance=s_all, squared_norm=y_all, output=f_all[:, 0], outputs=f_all)
+                raise ParameterError("the looks-linear sampler draws from one Generator: give an int seed, not NetworkStreams")
+            rng = seed
+        else:
+            rng = check.generator(seed)
+        return _sample(self.widths, self.sigma_w2, self.sigma_b2, self.input_norm2, self.parameter_sharing,
+                       n_networks, rng, progress)
+
+
+def _sample(widths, sw2: float, sb2: float, input_norm2: float, sharing: bool, n_networks: int, rng,
+            progress: bool = False) -> NetworkSample:
+    """:meth:`ReLUNetwork.sample` for checked arguments: ``rng`` a Generator (one stream for all
+    batches) or NetworkStreams (no sharing; each batch takes its networks' streams, so network k
+    depends on its own stream only)."""
+    L = len(widths) - 1
+    per_net = max(a * b for a, b in zip(widths[:-1], widths[1:])) * (4 if sharing else 1)
+    batch = int(max(1, min(n_networks, _MC_ELEMENTS // per_net)))
+    x0 = np.full(widths[0], np.sqrt(input_norm2 / widths[0]))
+    s_all = np.empty((n_networks, L))
+    y_all = np.empty((n_networks, L - 1))
+    f_all = np.empty((n_networks, widths[-1]))
+    starts = range(0, n_networks, batch)
+    for start in progress_bar(starts, len(starts), bool(progress), f"ReLU networks {widths}"):
+        b = min(batch, n_networks - start)
+        rows = slice(start, start + b)
+        if sharing:
+            layers = looks_linear_layers(widths, False, rng, sw2, sb2, b)
+        else:
+            streams = rng[start:start + b] if isinstance(rng, mfsim.NetworkStreams) else rng
+            layers = mfsim.sample_layers(streams, widths, sw2, sb2, "gaussian", b)
+        s_all[rows, 0] = sw2 * input_norm2 / widths[0] + sb2
+        with np.errstate(over="ignore", invalid="ignore"):  # beyond the double range: inf, as the laws
+            for l, (_, _, h) in enumerate(mfsim.propagate("relu", layers, x0), start=1):
+                if l == L:
+                    f_all[rows] = h
+                    break
+                y = np.sum(np.maximum(h, 0.0) ** 2, axis=-1)
+                y_all[rows, l - 1] = y
+                s_all[rows, l] = sb2 + sw2 * y / widths[l]
+    return NetworkSample(preactivation_variance=s_all, squared_norm=y_all, output=f_all[:, 0], outputs=f_all)
 
 
 def _scalar(name: str, value) -> float:

@@ -14,6 +14,8 @@ Subcommands (``meanfield SUBCOMMAND --help`` for details)::
     meanfield init eoi --activation tanh --recipe-param density=0.1 --seed 0
                                                          # an initialization recipe's verdict
     meanfield check weights.npz --activation tanh [--json]   # verdict on saved weights W1..WL, b1..bL
+    meanfield sweep --activation tanh relu --sigma-w2 1.5 2 --sigma-b2 0.05 --depth 16 --width 64 128 \
+        --networks 100 --seed 0 --store runs/a [--workers 2] [--json]   # Monte Carlo over a grid
 
 This is the only module that does argument parsing and text/JSON formatting; nothing in the
 package imports it.  ``main(argv)`` returns the exit status: 0 on success, 2 on bad arguments or
@@ -24,15 +26,29 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import os
-import sys
 
 import numpy as np
 
 from . import __version__
-from .activations import BUILTIN_NAMES, activation
-from .errors import ParameterError, SigpropError
+from .activations import activation
+from .cli_support import (
+    _ACT_HELP,
+    _JSON_NOTE,
+    _UsageError,
+    _Parser,
+    _emit_json,
+    _fmt,
+    _grid,
+    _json_number,
+    _new_figure,
+    _param,
+    _real,
+    _run,
+    _save_figure,
+    _table,
+    _variance,
+)
+from .errors import ParameterError
 from .maps import CRITICAL_TOLERANCE, depth_scale_from_rate
 
 __all__ = ["main", "build_parser"]
@@ -42,152 +58,6 @@ DEFAULT_SIGMA_B2 = (0.0, 0.01, 0.05, 0.1, 0.2, 0.3)
 DEFAULT_SIGMA_W2_RANGE = ("0.5", "4", "71")
 DEFAULT_SIGMA_B2_RANGE = ("0", "0.5", "51")
 #: |chi_1 - 1| below this counts as the edge of chaos in ``maps``.
-
-_JSON_NOTE = (
-    "JSON output: every number is a JSON number, except non-finite values, which are the strings "
-    '"inf", "-inf" and "nan" (float() of the string gives the value back; "nan" means that no '
-    "such value exists, e.g. no critical point)."
-)
-_ACT_HELP = (
-    "activation: a built-in name (" + ", ".join(BUILTIN_NAMES) + ") or a formula in x such as "
-    "'x*erf(x)' or 'log(1+exp(x))' (quote it; a formula starting with '-' needs ' -x' or '--' first)"
-)
-
-
-class _UsageError(Exception):
-    """Raised instead of argparse's print-usage-and-exit, so main() can print one line."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # noqa: D401 - argparse hook
-        raise _UsageError(f"{message} (see '{self.prog} --help')")
-
-
-# ----------------------------------------------------------------------------------------------
-# argument types
-# ----------------------------------------------------------------------------------------------
-def _quoted(text: str) -> str:
-    """An argument as echoed in an error message (long ones shortened)."""
-    return repr(text) if len(text) <= 60 else repr(f"{text[:40]}...{text[-10:]}") + f" ({len(text)} characters)"
-
-
-def _real(text: str) -> float:
-    """A finite real number."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a real number, got {_quoted(text)}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {_quoted(text)}")
-    return value
-
-
-def _param(text: str) -> tuple[str, float]:
-    """NAME=VALUE with a finite real VALUE."""
-    name, sep, value = text.partition("=")
-    name = name.strip()
-    if not sep or not name.isidentifier():
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE (e.g. slope=0.2), got {text!r}")
-    try:
-        return name, _real(value.strip())
-    except argparse.ArgumentTypeError as exc:
-        raise argparse.ArgumentTypeError(f"parameter {name}: {exc}") from None
-
-
-def _variance(name: str, value: float) -> float:
-    if value < 0:
-        raise ParameterError(f"{name} is a variance and must be >= 0, got {value!r}")
-    return value
-
-
-_MAX_GRID = 2000  # points per axis of a phase diagram (a 2000 x 2000 grid takes about a minute)
-
-
-def _grid(name: str, spec) -> np.ndarray:
-    """LO HI N -> N evenly spaced variances from LO to HI."""
-    lo_text, hi_text, n_text = spec
-    try:
-        lo, hi = _real(lo_text), _real(hi_text)
-    except argparse.ArgumentTypeError as exc:
-        raise ParameterError(f"{name}: {exc}") from None
-    try:
-        n = int(n_text) if len(n_text) <= 12 else -1
-    except ValueError:
-        n = -1
-    if not 2 <= n <= _MAX_GRID:
-        raise ParameterError(f"{name}: N must be an integer between 2 and {_MAX_GRID}, got {_quoted(n_text)}")
-    _variance(f"{name} LO", lo)
-    if not hi > lo:
-        raise ParameterError(f"{name}: HI must be larger than LO, got LO={lo!r}, HI={hi!r}")
-    return np.linspace(lo, hi, n)
-
-
-# ----------------------------------------------------------------------------------------------
-# formatting helpers
-# ----------------------------------------------------------------------------------------------
-def _fmt(value, digits: int = 12) -> str:
-    """A number with ``digits`` significant digits; inf as "inf", NaN as "none"."""
-    value = float(value)
-    if math.isnan(value):
-        return "none"
-    return f"{value:.{digits}g}"
-
-
-def _json_number(value):
-    value = float(value)
-    if math.isfinite(value):
-        return value
-    return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header, *rows]]
-    return "\n".join(lines)
-
-
-def _emit_json(payload: dict) -> None:
-    print(json.dumps(payload, indent=2, allow_nan=False))
-
-
-_MAX_DPI = 2400  # a 6.4 x 4.8 inch figure stays below matplotlib's 2^16 pixels per side
-
-
-def _new_figure(out: str, dpi: float | None = None):
-    """A matplotlib Figure on the Agg canvas (no pyplot, no global backend state), after checking that
-    ``out`` has an image extension matplotlib can write, is not a folder, and that its folder exists and
-    is writable, and (if given) that ``dpi`` is in (0, 2400]."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg  # lazy: only the drawing commands
-    from matplotlib.figure import Figure
-
-    if dpi is not None and not 0 < dpi <= _MAX_DPI:
-        raise _UsageError(f"argument --dpi: must lie in (0, {_MAX_DPI}], got {dpi!r}")
-    fig = Figure(figsize=(6.4, 4.8))
-    canvas = FigureCanvasAgg(fig)
-    if os.path.isdir(out):
-        raise _UsageError(f"argument --out: {out!r} is a folder; give a file name such as {os.path.join(out, 'figure.png')!r}")
-    ext = os.path.splitext(out)[1].lstrip(".").lower()
-    supported = canvas.get_supported_filetypes()
-    if ext not in supported:
-        raise _UsageError(
-            f"argument --out: cannot tell the image format of {out!r}; use one of the extensions "
-            + ", ".join("." + e for e in sorted(supported))
-        )
-    folder = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(folder):
-        raise _UsageError(f"argument --out: folder {folder!r} does not exist")
-    if not os.access(folder, os.W_OK) or (os.path.exists(out) and not os.access(out, os.W_OK)):
-        raise _UsageError(f"argument --out: {out!r} cannot be written (no permission)")
-    return fig
-
-
-def _save_figure(fig, out: str, dpi: float) -> None:
-    """fig.savefig with the file system's refusals as one-line usage errors."""
-    try:
-        fig.savefig(out, dpi=dpi)
-    except OSError as exc:
-        raise _UsageError(f"argument --out: cannot write {out!r}: {exc.strerror or exc}") from None
-
 
 def _make_activation(args):
     params = dict(args.param or [])
@@ -440,6 +310,43 @@ def _cmd_check(args) -> int:
     return 0
 
 
+def _cmd_sweep(args) -> int:
+    from .simulate import grid, sweep
+
+    axes = {"activation": args.activation, "sigma_w2": args.sigma_w2, "sigma_b2": args.sigma_b2,
+            "depth": args.depth, "width": args.width, "weights": args.weights}
+    if (args.config is not None) == any(v is not None for v in axes.values()):
+        raise _UsageError("give either --config FILE.json or the grid flags (--activation, --sigma-w2, "
+                          "--sigma-b2, --depth, --width, optionally --weights)")
+    if args.config is not None:
+        try:
+            with open(args.config) as handle:
+                configs = json.load(handle)
+        except (OSError, ValueError) as exc:
+            raise _UsageError(f"argument --config: cannot read {args.config!r} ({exc})") from None
+        configs = configs.get("configs") if isinstance(configs, dict) else configs
+    else:
+        configs = grid(**{k: v for k, v in axes.items() if v is not None})
+    executor = None
+    if args.scheduler is not None:
+        try:
+            from distributed import Client  # lazy: the optional dask extra
+        except ImportError:
+            raise ParameterError("--scheduler needs Dask: pip install 'sigprop[dask]'") from None
+        executor = Client(args.scheduler)
+    try:
+        result = sweep(configs, args.quantity, args.networks, args.seed, executor, args.chunk_size, args.store,
+                       workers=args.workers, progress=args.progress)
+    finally:
+        if executor is not None:
+            executor.close()
+    if args.json:
+        _emit_json({"command": "sweep", **result.to_dict()})
+    else:
+        print(result)
+    return 1 if result.errors else 0
+
+
 # ----------------------------------------------------------------------------------------------
 # parser and entry point
 # ----------------------------------------------------------------------------------------------
@@ -605,27 +512,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", metavar="S", type=int, help="seed of the measured input (default: unseeded)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=_cmd_check)
+
+    p = sub.add_parser(
+        "sweep", help="Monte Carlo of real networks over a grid of configurations, with the theory next to it",
+        description="Sample --networks networks of every configuration (the grid of the flags, or a JSON "
+        "list of configurations) on local processes or a Dask cluster, and print per configuration the "
+        "mean of each measured value with its standard error and the infinite-width theory (jacobian: "
+        "tr(J J^T)/N against chi_1^L; signal: q^L and c^L against the mean-field maps). Reproducible "
+        "for a --seed; with --store the results are written as they come and a rerun computes only "
+        "what is missing (see meanfield.simulate.sweep).",
+        epilog="Exit status 1 when some configuration failed (each listed with its error). " + _JSON_NOTE,
+    )
+    p.add_argument("--config", metavar="FILE.json", help="configurations: a JSON list of dicts (or {\"configs\": [...]})")
+    p.add_argument("--activation", metavar="ACT", nargs="+", help="activation(s) (grid axis)")
+    for flag, kind, text in (("--sigma-w2", _real, "weight variance(s)"), ("--sigma-b2", _real, "bias variance(s)"),
+                             ("--depth", int, "depth(s) L"), ("--width", int, "width(s) N")):
+        p.add_argument(flag, metavar="V", type=kind, nargs="+", help=text + " (grid axis)")
+    p.add_argument("--weights", nargs="+", choices=("orthogonal", "gaussian"), help="weight ensemble(s) (grid axis)")
+    p.add_argument("--quantity", choices=("jacobian", "signal"), default="jacobian", help="what to sample (default jacobian)")
+    p.add_argument("--networks", metavar="N", type=int, default=1, help="networks per configuration (default 1)")
+    p.add_argument("--seed", metavar="S", type=int, help="seed (default: the store's, else fresh and printed)")
+    p.add_argument("--store", metavar="DIR", help="results directory (npz chunks + manifest.json); resumed if it exists")
+    p.add_argument("--workers", metavar="W", type=int, help="local worker processes (default: all cores)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask scheduler instead (needs sigprop[dask])")
+    p.add_argument("--chunk-size", metavar="C", type=int, help="networks per task (default: from a 256 MiB budget)")
+    p.add_argument("--progress", action="store_true", help="progress bar over tasks on stderr")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=_cmd_sweep)
     return parser
-
-
-def _run(parser: argparse.ArgumentParser, argv, prog: str) -> int:
-    """Parse ``argv`` and run the chosen subcommand; bad arguments and every SigpropError give exit
-    status 2 and one line ``PROG: error: ...`` on stderr (shared with the ``exact`` command)."""
-
-    def fail(message) -> int:
-        print(f"{prog}: error: " + " ".join(str(message).split()), file=sys.stderr)
-        return 2
-
-    try:
-        args = parser.parse_args(argv)
-    except _UsageError as exc:
-        return fail(exc)
-    except SystemExit as exc:  # --help, --version
-        return exc.code if isinstance(exc.code, int) else 0
-    try:
-        return args.func(args)
-    except (_UsageError, SigpropError) as exc:
-        return fail(exc)
 
 
 def main(argv=None) -> int:

@@ -9,11 +9,22 @@ measures them, so that every prediction can be checked against real matrices.
   sampled networks and the eigenvalues of J J^T (:func:`jacobian_singular_values`).
 - :mod:`~meanfield.simulate.comparison`: Kolmogorov-Smirnov distances with atoms and floors, the DKW
   bound, moment errors and the conditioning of relu-like spectra on sampled active fractions.
+- :mod:`~meanfield.simulate.streams`: :class:`NetworkStreams`, one random stream per network.
+- :mod:`~meanfield.simulate.sweep`: :func:`sweep` over a grid of configurations (:func:`grid`) on
+  local processes, a Dask cluster or any executor; reproducible, resumable from a results
+  directory (:mod:`~meanfield.simulate.store`); what it samples is a quantity
+  (:mod:`~meanfield.simulate.quantities`), what it returns a :class:`SweepResult`
+  (:mod:`~meanfield.simulate.results`).
 
 Conventions: docs/conventions.md.  Randomness only from explicit seeds (numpy Generators).
 """
 from .comparison import KSResult, MomentErrors, conditioned_bernoulli_p, ks_bound, ks_distance, moment_errors
 from .jacobians import JacobianSamples, jacobian_singular_values
+from .quantities import JacobianQuantity, SignalQuantity, SweepQuantity, register_quantity
+from .results import SweepResult, Table, Throughput
+from .store import SweepStore
+from .streams import NetworkStreams
+from .sweep import grid, sweep
 from .networks import (
     WEIGHT_KINDS,
     SignalStatistics,
@@ -44,4 +55,15 @@ __all__ = [
     "moment_errors",
     "MomentErrors",
     "conditioned_bernoulli_p",
+    "NetworkStreams",
+    "sweep",
+    "grid",
+    "SweepResult",
+    "Table",
+    "Throughput",
+    "SweepStore",
+    "SweepQuantity",
+    "JacobianQuantity",
+    "SignalQuantity",
+    "register_quantity",
 ]

@@ -17,8 +17,9 @@ from ..activations import Activation, activation
 from ..errors import DivergentFixedPointError, ParameterError
 from ..maps import fixed_point
 from ..progress import progress_bar
-from ..validation import RNGLike, generator
+from ..validation import RNGLike
 from .networks import ActivationLike, _weights_kind, propagate, sample_layers, single_threaded_blas
+from .streams import _normal, _source
 
 __all__ = ["JacobianSamples", "jacobian_singular_values"]
 
@@ -194,8 +195,10 @@ def jacobian_singular_values(
         W = sigma_w O with O Haar, or W_ij ~ N(0, sigma_w^2 / N) (see :func:`sample_weights`).
     n_networks : int
         Independent networks, sampled together.
-    seed : int, SeedSequence, Generator or None
-        The draws are made layer by layer for the whole stack, so network k depends on n_networks.
+    seed : int, SeedSequence, Generator, None or NetworkStreams
+        The draws are made layer by layer for the whole stack, so network k depends on n_networks;
+        with a :class:`~meanfield.simulate.NetworkStreams` (of length n_networks) network k depends
+        on its own stream only (the input, then W^l and b^l layer by layer, as for one network).
     q0 : float or None
         Pre-activation variance to prepare the input at; default q* = meanfield.fixed_point(act,
         sigma_w2, sigma_b2).  Where q grows without bound (DivergentFixedPointError, e.g. relu or
@@ -228,11 +231,39 @@ def jacobian_singular_values(
         q = _jacobian_q(act, sw2, sb2)
     else:
         q = check.nonnegative("q0", q0, scalar=True)
-    rng = generator(seed)
+    rng, n_networks = _source(seed, n_networks)
     check.memory(f"the Jacobians of {n_networks} networks of width {width}", 4.0 * n_networks * float(width) ** 2 * 8)
+    arrays = _jacobian_arrays(act, sw2, sb2, depth, width, kind, q, rng, n_networks, progress)
+    return _jacobian_samples(act, sw2, sb2, depth, width, kind, seed, q, arrays)
 
-    n, N = n_networks, width
-    g = rng.standard_normal((n, 1, N))
+
+def _jacobian_samples(act: Activation, sw2: float, sb2: float, depth: int, width: int, kind: str, seed, q: float,
+                      arrays: dict[str, np.ndarray]) -> JacobianSamples:
+    """A :class:`JacobianSamples` from the per-network arrays of :func:`_jacobian_arrays` (lambda =
+    exp(log lambda); the two-point flag holds when it holds for every network)."""
+    with np.errstate(over="ignore"):
+        lam = np.exp(arrays["log_lam"])
+    return JacobianSamples(
+        act, sw2, sb2, depth, width, kind, len(arrays["log_scale"]), seed, q, lam, arrays["log_lam"],
+        arrays["log_scale"], arrays["active_fraction"], arrays["d2_mean"], bool(np.all(arrays["bernoulli"])),
+    )
+
+
+def _jacobian_arrays(act: Activation, sw2: float, sb2: float, depth: int, N: int, kind: str, q: float, rng,
+                     n: int, progress: bool = False) -> dict[str, np.ndarray]:
+    """The per-network arrays of :func:`jacobian_singular_values` (steps 1-4 of its docstring), for
+    arguments already checked: ``rng`` a Generator or NetworkStreams, ``n`` networks, input at ``q``.
+
+    Returns
+    -------
+    dict
+        "log_lam" (n, N) ascending, "log_scale" (n,), "active_fraction" (n, depth), "d2_mean"
+        (n, depth) as in :class:`JacobianSamples`, and "bernoulli" (n,): per network, whether phi'^2
+        took at most the two values {0, c_l} in every layer.  Row k depends only on network k's draws
+        (every operation acts network by network), so with NetworkStreams it does not depend on the
+        other rows.
+    """
+    g = _normal(rng, n, (1, N))
     h0 = g * (np.sqrt(N * q) / np.linalg.norm(g, axis=-1, keepdims=True))
     with np.errstate(over="ignore", invalid="ignore"):
         x0 = np.asarray(act.phi(h0), dtype=float)
@@ -241,7 +272,7 @@ def jacobian_singular_values(
 
     active = np.empty((n, depth))
     d2_mean = np.empty((n, depth))
-    two_point = True
+    two_point = np.ones(n, dtype=bool)
     log_scale = np.zeros(n)
     jac = np.empty((n, N, N))
     work = np.empty((n, N, N))
@@ -256,9 +287,8 @@ def jacobian_singular_values(
         d2 = d * d
         active[:, l] = np.count_nonzero(d, axis=1) / N
         d2_mean[:, l] = d2.mean(axis=1)
-        if two_point:
-            top = d2.max(axis=1, keepdims=True)
-            two_point = bool(np.all((d2 == 0.0) | (d2 == top)))
+        top = d2.max(axis=1, keepdims=True)
+        two_point &= np.all((d2 == 0.0) | (d2 == top), axis=1)
         if l == 0:
             np.multiply(d[:, :, None], w, out=jac)  # J^1 = D^1 W^1
         else:
@@ -279,8 +309,7 @@ def jacobian_singular_values(
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         log_lam = 2.0 * (np.log(s) + log_scale[:, None])
         log_lam = np.where(s > 0, log_lam, -np.inf)
-        lam = np.exp(log_lam)
-    return JacobianSamples(
-        act, sw2, sb2, depth, N, kind, n, seed, q,
-        np.ascontiguousarray(lam), np.ascontiguousarray(log_lam), log_scale, active, d2_mean, two_point,
-    )
+    return {
+        "log_lam": np.ascontiguousarray(log_lam), "log_scale": log_scale, "active_fraction": active,
+        "d2_mean": d2_mean, "bernoulli": two_point,
+    }

@@ -25,6 +25,9 @@ Building blocks, reused by the Jacobian sampler, the initialization recipes and 
   :func:`forward` collects the pre-activations h^1..h^L.
 - :func:`signal_statistics`: empirical q^l and c^l of two inputs, to compare with the mean-field maps
   (:func:`meanfield.variance_map`, :func:`meanfield.correlation_map`).
+- every ``rng``/``seed`` may also be a :class:`~meanfield.simulate.NetworkStreams`, one random stream
+  per network, so that a network's draws do not depend on the networks sampled with it (what makes
+  :func:`meanfield.simulate.sweep` independent of its task split).
 
 Array layout: weights (..., fan_out, fan_in), biases (..., fan_out), inputs (..., n_inputs, n_0),
 pre-activations (..., n_inputs, n_l), where ``...`` is empty or (n_networks,).
@@ -41,7 +44,8 @@ from threadpoolctl import threadpool_limits
 from .. import validation as check
 from ..activations import Activation, activation
 from ..errors import ParameterError
-from ..validation import RNGLike, generator
+from ..validation import RNGLike
+from .streams import _normal, _source
 
 __all__ = [
     "WEIGHT_KINDS",
@@ -89,12 +93,6 @@ def _weights_kind(weights) -> str:
     return weights.strip().lower()
 
 
-def _n_networks(n_networks) -> int | None:
-    return None if n_networks is None else check.positive_int("n_networks", n_networks)
-
-
-def _lead(n_networks: int | None) -> tuple[int, ...]:
-    return () if n_networks is None else (n_networks,)
 
 
 def _input_vector(name: str, value) -> np.ndarray:
@@ -120,8 +118,9 @@ def haar_orthogonal(rng: RNGLike, rows: int, cols: int, n_networks: int | None =
 
     Parameters
     ----------
-    rng : numpy.random.Generator or seed
-        The stream to draw from (an int or None seeds a new Generator).
+    rng : numpy.random.Generator, seed or NetworkStreams
+        The stream to draw from (an int or None seeds a new Generator); NetworkStreams: one stream per
+        matrix of the stack (n_networks defaults to its length).
     rows, cols : int
         Shape of each matrix, both >= 1.
     n_networks : int or None
@@ -133,13 +132,13 @@ def haar_orthogonal(rng: RNGLike, rows: int, cols: int, n_networks: int | None =
     ndarray, shape (rows, cols) or (n_networks, rows, cols)
         O O^T = I_rows if rows <= cols, O^T O = I_cols if rows >= cols (to rounding, ~1e-15).
     """
-    rng = generator(rng)
     rows = check.positive_int("rows", rows)
     cols = check.positive_int("cols", cols)
-    lead = _lead(_n_networks(n_networks))
+    rng, n_networks = _source(rng, n_networks)
     m, n = max(rows, cols), min(rows, cols)
+    lead = () if n_networks is None else (n_networks,)
     check.memory(f"{int(np.prod(lead, dtype=float))} Haar matrices of shape {(rows, cols)}", 3.0 * np.prod(lead + (m, n), dtype=float) * 8)
-    a = rng.standard_normal(lead + (m, n))
+    a = _normal(rng, n_networks, (m, n))
     q, r = np.linalg.qr(a)  # reduced: q (..., m, n), r (..., n, n); works on stacks
     signs = np.where(np.diagonal(r, axis1=-2, axis2=-1) < 0, -1.0, 1.0)
     q = q * signs[..., None, :]
@@ -167,7 +166,8 @@ def sample_weights(
 
     Parameters
     ----------
-    rng : numpy.random.Generator or seed
+    rng : numpy.random.Generator, seed or NetworkStreams
+        NetworkStreams: one stream per network of the stack (n_networks defaults to its length).
     fan_out, fan_in : int
         Output and input widths, >= 1.
     sigma_w2 : float
@@ -185,16 +185,15 @@ def sample_weights(
     ParameterError
         Negative or non-finite sigma_w2, widths < 1, unknown ``weights``.
     """
-    rng = generator(rng)
     kind = _weights_kind(weights)
     fan_out = check.positive_int("fan_out", fan_out)
     fan_in = check.positive_int("fan_in", fan_in)
     sw2 = check.nonnegative("sigma_w2", sigma_w2, scalar=True)
-    n_networks = _n_networks(n_networks)
-    shape = _lead(n_networks) + (fan_out, fan_in)
+    rng, n_networks = _source(rng, n_networks)
+    shape = (() if n_networks is None else (n_networks,)) + (fan_out, fan_in)
     check.memory(f"weights of shape {shape}", np.prod(shape, dtype=float) * 8)
     if kind == "gaussian":
-        w = rng.standard_normal(shape)
+        w = _normal(rng, n_networks, (fan_out, fan_in))
         w *= np.sqrt(sw2 / fan_in)  # in place: no second copy of a possibly large stack
         return w
     w = haar_orthogonal(rng, fan_out, fan_in, n_networks)
@@ -203,15 +202,16 @@ def sample_weights(
 
 
 def sample_biases(rng: RNGLike, width: int, sigma_b2: float, n_networks: int | None = None) -> np.ndarray:
-    """One layer's biases b_i ~ N(0, sigma_b^2), shape (width,) or (n_networks, width).
+    """One layer's biases b_i ~ N(0, sigma_b^2), shape (width,) or (n_networks, width) (``rng`` as in
+    :func:`sample_weights`).
 
     The draw is made even when sigma_b^2 = 0 (the result is then all zeros), so the random stream,
     hence every later layer, does not depend on whether the biases vanish.
     """
-    rng = generator(rng)
     width = check.positive_int("width", width)
     sb2 = check.nonnegative("sigma_b2", sigma_b2, scalar=True)
-    return np.sqrt(sb2) * rng.standard_normal(_lead(_n_networks(n_networks)) + (width,))
+    rng, n_networks = _source(rng, n_networks)
+    return np.sqrt(sb2) * _normal(rng, n_networks, (width,))
 
 
 def sample_layers(
@@ -230,7 +230,8 @@ def sample_layers(
 
     Parameters
     ----------
-    rng : numpy.random.Generator or seed
+    rng : numpy.random.Generator, seed or NetworkStreams
+        NetworkStreams: one stream per network of the stack (n_networks defaults to its length).
     widths : sequence of int
         [n_0, ..., n_L], at least two entries, each >= 1; L = len(widths) - 1 is the depth.
     sigma_w2, sigma_b2 : float
@@ -243,12 +244,11 @@ def sample_layers(
     ------
     (W, b) : ndarray (..., n_l, n_{l-1}), ndarray (..., n_l)
     """
-    rng = generator(rng)
     kind = _weights_kind(weights)
     widths = check.widths(widths)
     sw2 = check.nonnegative("sigma_w2", sigma_w2, scalar=True)
     sb2 = check.nonnegative("sigma_b2", sigma_b2, scalar=True)
-    n_networks = _n_networks(n_networks)
+    rng, n_networks = _source(rng, n_networks)
 
     def layers():
         for fan_in, fan_out in zip(widths[:-1], widths[1:]):
@@ -483,9 +483,10 @@ def signal_statistics(
         See :func:`sample_weights`.
     n_networks : int
         Independent networks, sampled together (stacked arrays).
-    seed : int, SeedSequence, Generator or None
+    seed : int, SeedSequence, Generator, None or NetworkStreams
         Passed to ``np.random.default_rng``.  The draws are made layer by layer for the whole stack,
-        so network k depends on n_networks as well as on the seed.
+        so network k depends on n_networks as well as on the seed; with a :class:`NetworkStreams`
+        (of length n_networks) network k depends on its own stream only.
 
     Returns
     -------
@@ -506,7 +507,7 @@ def signal_statistics(
             raise ParameterError(f"x1 and x2 must have the same length, got {x1.size} and {x2.size}")
         inputs.append(x2)
     x = np.stack(inputs)  # (n_inputs, n0)
-    rng = generator(seed)
+    rng, n_networks = _source(seed, n_networks)
 
     q = np.empty((n_networks, depth, len(inputs)))
     q12 = np.empty((n_networks, depth)) if x2 is not None else None
