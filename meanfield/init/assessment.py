@@ -39,9 +39,10 @@ Linear/Conv layers and known activations (:func:`meanfield.init.torch_models.mod
 measurement only (phase "unknown"); convolutional chains get the mean-field verdict (Xiao et al. 2018)
 but no spectrum theory.
 
-Approximations until the trajectory theory lands: the spectrum is taken at q* (the deep limit); with
-``q0`` (or an input) the fixed point is the one reached from q^1 = sigma_w^2 q0 + sigma_b^2, but a
-shallow network may not have reached it.
+Inputs: with ``q0`` (or an input) the spectrum theory follows the network's trajectory from q^1 =
+sigma_w,1^2 q0 + sigma_b^2 (:func:`meanfield.isometry` with ``q0``: D_l at q^l, docs/conventions.md §2);
+the phase (chi_1 at the fixed point reached from q^1) describes the deep layers.  Without them the
+spectrum is that of inputs prepared at q* (the deep limit), or, where q* is degenerate, of unit inputs.
 """
 from __future__ import annotations
 
@@ -155,8 +156,8 @@ def _theory(act, sw2, sb2, q1: float | None, spectrum: tuple | None = None):
 
     q* is the fixed point reached from q^1 (1 when None); where q diverges, q* = inf and chi_1 is NaN,
     except for activations with a scale-free phi' (relu, leaky relu, linear), whose chi_1 = sigma_w^2 D
-    does not depend on q.  ``spectrum = (act, sigma_w2, sigma_b2, depth, weights, tolerance)`` also asks
-    for :func:`meanfield.isometry` (the spectrum at q*, the deep limit).
+    does not depend on q.  ``spectrum = (act, sigma_w2, sigma_b2, depth, weights, tolerance, q0)`` also asks
+    for :func:`meanfield.isometry` (along the trajectory from the input's q0, or at q* when q0 is None).
     """
     start = 1.0 if q1 is None else q1
     sw2, sb2 = np.atleast_1d(np.asarray(sw2, dtype=float)), np.atleast_1d(np.asarray(sb2, dtype=float))
@@ -172,9 +173,9 @@ def _theory(act, sw2, sb2, q1: float | None, spectrum: tuple | None = None):
         c[~finite] = chi1(act, sw2[~finite], sb2[~finite], q=start)
     report, notes = None, []
     if spectrum is not None:
-        s_act, s_w2, s_b2, depth, weights, tol = spectrum
+        s_act, s_w2, s_b2, depth, weights, tol, s_q0 = spectrum
         try:
-            report = isometry(s_act, s_w2, s_b2, depth, weights, tolerance=tol)
+            report = isometry(s_act, s_w2, s_b2, depth, weights, tolerance=tol, q0=s_q0)
         except SigpropError as exc:
             notes.append(f"no spectrum theory: {exc}")
     if q.size == 1:
@@ -239,9 +240,11 @@ def _judge(act, net: NetworkSpec, q1, k: float, tol: float) -> _Theory:
     if net.ensemble != "structured" and net.spectrum_theory:
         if net.ensemble.startswith("linear"):
             L = net.depth
-            args = ("linear", sw2 / 2.0 if L > 1 else sw2, 0.0, L, net.ensemble.split("-")[1], tol)
+            args = ("linear", sw2 / 2.0 if L > 1 else sw2, 0.0, L, net.ensemble.split("-")[1], tol, None)
         else:
-            args = (act, sw2, sb2, net.depth, net.ensemble, tol)
+            # the trajectory from q^1 (layer 1's own sigma_w^2 sets it; the pooled sigma_w^2 the rest)
+            q0 = None if q1 is None or not sw2 > 0 else max(q1 - sb2, 0.0) / sw2
+            args = (act, sw2, sb2, net.depth, net.ensemble, tol, q0)
         _, _, report, more = _theory(act, sw2, sb2, q1, spectrum=args)
         notes.extend(more)
     return _Theory(q, c, phase, crit_sw2, report, se, width, notes)

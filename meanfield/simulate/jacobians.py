@@ -40,8 +40,12 @@ class JacobianSamples:
         "gaussian" or "orthogonal".
     seed : object
         The seed that was passed.
-    q0 : float
-        Pre-activation variance the input was prepared at (q* unless given).
+    q0 : float or None
+        The input's second moment |x^0|^2 / N when it was given (then q^1 = sigma_w^2 q0 + sigma_b^2);
+        None when the input was prepared at the fixed point.
+    q_star : float or None
+        The pre-activation variance the input was prepared at when ``q0`` was not given (q*, or 1 where
+        q* diverges and phi' is scale-free); None otherwise.
     lam : ndarray, shape (n_networks, width)
         Eigenvalues lambda = s^2 of J J^T, ascending per network, computed as exp(log_lam): they
         underflow to 0 (deep relu, contracting phases) or overflow to inf (deep chaotic phases) where
@@ -70,7 +74,8 @@ class JacobianSamples:
     weights: str
     n_networks: int
     seed: object
-    q0: float
+    q0: float | None
+    q_star: float | None
     lam: np.ndarray
     log_lam: np.ndarray
     log_scale: np.ndarray
@@ -163,10 +168,12 @@ def jacobian_singular_values(
     Procedure, for ``n_networks`` independent networks at once (stacked arrays; the only Python loop is
     over layers):
 
-    1. Input at q* (docs/conventions.md §4): h^0 = sqrt(N q0) g / |g|, g ~ N(0, I_N), and
-       x^0 = phi(h^0); then h^1 = W^1 x^0 + b^1 has variance sigma_w^2 |phi(h^0)|^2 / N + sigma_b^2
-       ~ V(q0) = q0 when q0 = q*, and every later layer stays at q* (up to O(N^-1/2) fluctuations).
-       Feeding |x^0|^2 = N q* directly would put h^1 at sigma_w^2 q* + sigma_b^2 != q* instead.
+    1. The input.  With ``q0`` given (docs/conventions.md §2): x^0 = sqrt(N q0) g / |g|, g ~ N(0, I_N), so
+       |x^0|^2 / N = q0 and h^1 = W^1 x^0 + b^1 has variance q^1 = sigma_w^2 q0 + sigma_b^2: the network
+       follows its trajectory q^l from there, as ``jacobian_spectrum(..., q0=q0)`` assumes.  Without it,
+       prepared at q* (docs/conventions.md §4): h^0 = sqrt(N q*) g / |g| and x^0 = phi(h^0), so that
+       h^1 has variance sigma_w^2 V(q*) + sigma_b^2 = q* and every layer sits at q* (up to O(N^-1/2)
+       fluctuations), as the fixed-point spectrum ``jacobian_spectrum(...)`` assumes.
     2. Layers from :func:`sample_layers` (W^l, then b^l, from one stream seeded by ``seed``; the input
        is drawn first) and pre-activations from :func:`propagate`: the real forward pass.
     3. J accumulated as J^l = D^l W^l J^{l-1}, one N x N product per layer and network, with
@@ -200,11 +207,11 @@ def jacobian_singular_values(
         with a :class:`~meanfield.simulate.NetworkStreams` (of length n_networks) network k depends
         on its own stream only (the input, then W^l and b^l layer by layer, as for one network).
     q0 : float or None
-        Pre-activation variance to prepare the input at; default q* = meanfield.fixed_point(act,
-        sigma_w2, sigma_b2).  Where q grows without bound (DivergentFixedPointError, e.g. relu or
-        linear with large sigma_w2) q0 = 1 is used if phi' is scale-free (phi'(c x) = phi'(x) for
-        c > 0: linear, relu, leaky relu), whose spectrum does not depend on q; otherwise the error
-        is raised: give q0.
+        The input's second moment |x^0|^2 / N (>= 0), fed to the first layer as it is (step 1).  None:
+        the input is prepared at q* = meanfield.fixed_point(act, sigma_w2, sigma_b2).  Where q grows
+        without bound (DivergentFixedPointError, e.g. relu or linear with large sigma_w2) q* = 1 is used
+        if phi' is scale-free (phi'(c x) = phi'(x) for c > 0: linear, relu, leaky relu), whose spectrum
+        does not depend on q; otherwise the error is raised: give q0.
     progress : bool
         Show a tqdm progress bar over layers.
 
@@ -227,32 +234,31 @@ def jacobian_singular_values(
     kind = _weights_kind(weights)
     if not isinstance(progress, (bool, np.bool_)):
         raise ParameterError(f"progress must be True or False, got {progress!r}")
-    if q0 is None:
-        q = _jacobian_q(act, sw2, sb2)
-    else:
-        q = check.nonnegative("q0", q0, scalar=True)
+    q0 = None if q0 is None else check.nonnegative("q0", q0, scalar=True)
+    q_star = _jacobian_q(act, sw2, sb2) if q0 is None else None
     rng, n_networks = _source(seed, n_networks)
     check.memory(f"the Jacobians of {n_networks} networks of width {width}", 4.0 * n_networks * float(width) ** 2 * 8)
-    arrays = _jacobian_arrays(act, sw2, sb2, depth, width, kind, q, rng, n_networks, progress)
-    return _jacobian_samples(act, sw2, sb2, depth, width, kind, seed, q, arrays)
+    arrays = _jacobian_arrays(act, sw2, sb2, depth, width, kind, q0, q_star, rng, n_networks, progress)
+    return _jacobian_samples(act, sw2, sb2, depth, width, kind, seed, q0, q_star, arrays)
 
 
-def _jacobian_samples(act: Activation, sw2: float, sb2: float, depth: int, width: int, kind: str, seed, q: float,
-                      arrays: dict[str, np.ndarray]) -> JacobianSamples:
+def _jacobian_samples(act: Activation, sw2: float, sb2: float, depth: int, width: int, kind: str, seed,
+                      q0: float | None, q_star: float | None, arrays: dict[str, np.ndarray]) -> JacobianSamples:
     """A :class:`JacobianSamples` from the per-network arrays of :func:`_jacobian_arrays` (lambda =
     exp(log lambda); the two-point flag holds when it holds for every network)."""
     with np.errstate(over="ignore"):
         lam = np.exp(arrays["log_lam"])
     return JacobianSamples(
-        act, sw2, sb2, depth, width, kind, len(arrays["log_scale"]), seed, q, lam, arrays["log_lam"],
+        act, sw2, sb2, depth, width, kind, len(arrays["log_scale"]), seed, q0, q_star, lam, arrays["log_lam"],
         arrays["log_scale"], arrays["active_fraction"], arrays["d2_mean"], bool(np.all(arrays["bernoulli"])),
     )
 
 
-def _jacobian_arrays(act: Activation, sw2: float, sb2: float, depth: int, N: int, kind: str, q: float, rng,
-                     n: int, progress: bool = False) -> dict[str, np.ndarray]:
+def _jacobian_arrays(act: Activation, sw2: float, sb2: float, depth: int, N: int, kind: str, q0: float | None,
+                     q_star: float | None, rng, n: int, progress: bool = False) -> dict[str, np.ndarray]:
     """The per-network arrays of :func:`jacobian_singular_values` (steps 1-4 of its docstring), for
-    arguments already checked: ``rng`` a Generator or NetworkStreams, ``n`` networks, input at ``q``.
+    arguments already checked: ``rng`` a Generator or NetworkStreams, ``n`` networks, the raw input at
+    second moment ``q0`` or (``q0`` None) the input prepared at ``q_star``.
 
     Returns
     -------
@@ -264,11 +270,15 @@ def _jacobian_arrays(act: Activation, sw2: float, sb2: float, depth: int, N: int
         other rows.
     """
     g = _normal(rng, n, (1, N))
+    q = q_star if q0 is None else q0
     h0 = g * (np.sqrt(N * q) / np.linalg.norm(g, axis=-1, keepdims=True))
-    with np.errstate(over="ignore", invalid="ignore"):
-        x0 = np.asarray(act.phi(h0), dtype=float)
-    if not np.all(np.isfinite(x0)):
-        raise ParameterError(f"phi({act.name}) is not finite at inputs of variance q0={q!r}")
+    if q0 is None:
+        with np.errstate(over="ignore", invalid="ignore"):
+            x0 = np.asarray(act.phi(h0), dtype=float)
+        if not np.all(np.isfinite(x0)):
+            raise ParameterError(f"phi({act.name}) is not finite at inputs of variance q*={q!r}")
+    else:
+        x0 = h0
 
     active = np.empty((n, depth))
     d2_mean = np.empty((n, depth))
@@ -280,11 +290,12 @@ def _jacobian_arrays(act: Activation, sw2: float, sb2: float, depth: int, N: int
     steps = progress_bar(steps, depth, bool(progress), f"Jacobian ({n} x {N}x{N}, L={depth})")
     for l, (w, _, h) in enumerate(steps):
         d = np.broadcast_to(np.asarray(act.dphi(h[:, 0, :]), dtype=float), (n, N))
-        if not np.all(np.isfinite(d)):
+        with np.errstate(over="ignore"):
+            d2 = d * d
+        if not np.all(np.isfinite(d2)):
             raise ParameterError(
-                f"phi' of {act.name} is not finite at the sampled pre-activations of layer {l + 1}"
+                f"phi'^2 of {act.name} is not finite at the sampled pre-activations of layer {l + 1}"
             )
-        d2 = d * d
         active[:, l] = np.count_nonzero(d, axis=1) / N
         d2_mean[:, l] = d2.mean(axis=1)
         top = d2.max(axis=1, keepdims=True)

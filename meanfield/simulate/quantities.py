@@ -31,7 +31,8 @@ from .. import validation as check
 from ..activations import Activation, activation
 from ..errors import ParameterError
 from ..kernels import kernel
-from ..maps import chi1, variance_map
+from ..maps import chi1
+from ..trajectory import trajectory
 from .jacobians import _jacobian_arrays, _jacobian_q, _jacobian_samples
 from .networks import SignalStatistics, _weights_kind, signal_statistics
 from .streams import NetworkStreams
@@ -152,13 +153,13 @@ def _activation_spec(spec, params) -> tuple[str, dict]:
 class JacobianQuantity(SweepQuantity):
     """Eigenvalues of J J^T of sampled networks (:func:`jacobian_singular_values`; docs/conventions.md §4).
 
-    Option ``q0``: the pre-activation variance the input is prepared at (None: q*, resolved once by
-    ``prepare``).  Arrays per network: ``log_lam`` (N,), ``log_scale``, ``active_fraction`` (L,),
+    Option ``q0``: the input's second moment |x^0|^2 / N (None: the input prepared at q*, as in
+    :func:`jacobian_singular_values`).  Arrays per network: ``log_lam`` (N,), ``log_scale``, ``active_fraction`` (L,),
     ``d2_mean`` (L,), ``bernoulli``; rows: ``mean_lambda`` = tr(J J^T)/N, ``log_lambda_max``,
     ``min_active_fraction``.  Theory of ``mean_lambda``: E[lambda] = prod_l chi_1(q^l) along the
-    mean-field trajectory q^1 = sigma_w^2 V(q0) + sigma_b^2, q^{l+1} = sigma_w^2 V(q^l) + sigma_b^2
-    (the input x^0 = phi(h^0) puts h^1 there); at q0 = q* this is the free-probability mean chi_1^L
-    (Pennington, Schoenholz & Ganguli 2017); finite-width corrections are O(1/N).
+    mean-field trajectory q^1 = sigma_w^2 q0 + sigma_b^2, q^{l+1} = sigma_w^2 V(q^l) + sigma_b^2
+    (:func:`meanfield.trajectory`); prepared at q*, every q^l = q* and this is the free-probability mean
+    chi_1^L (Pennington, Schoenholz & Ganguli 2017); finite-width corrections are O(1/N).
     Cost: 2 (L - 1) N^3 flops of products per network (the Haar QR of orthogonal weights and the
     final SVD come on top).  Memory per network: 8 N x N float64 arrays with orthogonal weights, 5
     with Gaussian ones (the running product and its work array, W^l and the next layer's draws; the
@@ -171,23 +172,29 @@ class JacobianQuantity(SweepQuantity):
 
     def prepare(self, config: Mapping) -> dict:
         out = super().prepare(config)
-        act = config_activation(out)
         if out["q0"] is None:
-            out["q0"] = _jacobian_q(act, out["sigma_w2"], out["sigma_b2"])
+            _jacobian_q(config_activation(out), out["sigma_w2"], out["sigma_b2"])  # q* exists: checked here
         else:
             out["q0"] = check.nonnegative("q0", out["q0"], scalar=True)
         return out
 
+    @staticmethod
+    def _q_star(config) -> float | None:
+        """q* the input is prepared at when the configuration gives no q0 (else None)."""
+        if config["q0"] is not None:
+            return None
+        return _jacobian_q(config_activation(config), config["sigma_w2"], config["sigma_b2"])
+
     def sample(self, config, streams):
         return _jacobian_arrays(
             config_activation(config), config["sigma_w2"], config["sigma_b2"], config["depth"], config["width"],
-            config["weights"], config["q0"], streams, len(streams),
+            config["weights"], config["q0"], self._q_star(config), streams, len(streams),
         )
 
     def samples(self, config, arrays, seed):
         return _jacobian_samples(
             config_activation(config), config["sigma_w2"], config["sigma_b2"], config["depth"], config["width"],
-            config["weights"], seed, config["q0"], arrays,
+            config["weights"], seed, config["q0"], self._q_star(config), arrays,
         )
 
     def rows(self, config, arrays):
@@ -202,11 +209,12 @@ class JacobianQuantity(SweepQuantity):
 
     def theory(self, config):
         act = config_activation(config)
-        sw2, sb2, q = config["sigma_w2"], config["sigma_b2"], config["q0"]
-        log_mean = 0.0
-        for _ in range(config["depth"]):
-            q = float(variance_map(act, sw2, sb2, q))
-            log_mean += np.log(float(chi1(act, sw2, sb2, q=q)))
+        sw2, sb2, L = config["sigma_w2"], config["sigma_b2"], config["depth"]
+        q_star = self._q_star(config)
+        if q_star is not None:
+            log_mean = L * np.log(float(chi1(act, sw2, sb2, q=q_star)))
+        else:
+            log_mean = trajectory(act, sw2, sb2, L, config["q0"]).log_mean
         return {"mean_lambda": float(np.exp(log_mean))}
 
     def flops(self, config):

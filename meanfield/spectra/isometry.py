@@ -65,9 +65,13 @@ import numpy as np
 
 from .. import validation as check
 from ..activations import activation
-from ..errors import ParameterError
+from ..criticality import critical_point
+from ..errors import DivergentFixedPointError, ParameterError
 from ..maps import chi1 as _chi1
+from ..maps import fixed_point
 from ..simulate.jacobians import jacobian_singular_values
+from ..trajectory import trajectory
+from .freeprob import WEIGHTS, d2_law
 from .spectrum import JacobianSpectrum
 
 __all__ = ["isometry", "IsometryReport", "MonteCarloCheck", "Criterion"]
@@ -123,14 +127,23 @@ class IsometryReport:
     """Dynamical-isometry report (:func:`isometry`).  Fields, all theory (infinite width) unless noted:
 
     activation, params, sigma_w2, sigma_b2, depth, weights : the network.
-    q_star : fixed point q* the pre-activations sit at.
-    chi1 : chi_1 = sigma_w^2 E[phi'(sqrt(q*) z)^2] (:func:`meanfield.chi1`).
-    mean, log_mean : E[lambda] = chi_1^L and L log chi_1.
+    kind : "fixed point" (every layer at q*: inputs prepared there, or the deep limit) or "trajectory"
+        (layer l at q^l from the input's second moment q0; docs/conventions.md §2).
+    q0 : |x^0|^2 / n_0 the trajectory starts from (None for the fixed point).
+    q_star : the fixed point q* the variance map settles at from q^1 = 1 (inf where q grows without bound).
+    chi1 : chi_1 = sigma_w^2 E[phi'(sqrt(q*) z)^2] at q* (:func:`meanfield.chi1`).
+    fixed_point_status : "stable", "degenerate" (q* = 0 with chi_1 = 1: reached only algebraically, q^l ~ 1/l),
+        "unstable edge" (chi_1 = 1 holds at these variances only on an unstable fixed point, which a network
+        never reaches), "marginal" (linear/relu at chi_1 = 1: every q is a fixed point) or "diverges".
+    q_last, chi1_last : q^L and chi_1^L of the last layer (q* and chi_1 for the fixed point).
+    mean, log_mean : E[lambda] = prod_l chi_1^l (chi_1^L at the fixed point) and its log.
     var : Var[lambda] (closed form); normalised_var = var / mean^2; spread = sqrt(normalised_var).
-    var_rate : r = mu_2/mu_1^2 - 1 - s_1, the growth of normalised_var per layer (normalised_var = L r).
-    var_slope : dVar/dL, the closed form Var(L + 1) - Var(L) = chi^(2L) r ((L + 1) chi^2 - L).
+    var_rate : r = mu_2/mu_1^2 - 1 - s_1, the growth of normalised_var per layer (normalised_var = L r;
+        along a trajectory the rate of the last layer, normalised_var = sum_l r_l).
+    var_slope : dVar/dL = Var(L + 1) - Var(L) (at the fixed point chi^(2L) r ((L + 1) chi^2 - L)).
     max_isometric_depth : the largest depth whose normalised variance is <= spread_threshold
-        (floor(spread_threshold / r); inf when r = 0).
+        (floor(spread_threshold / r); inf when r = 0; along a trajectory from the cumulated r_l, beyond L
+        continued at the last layer's rate).
     lambda_max : the top of the support (continuous edge or atom); edge_ratio = lambda_max / mean.
     atoms : ((location, mass), ...); zero_atom : the mass at lambda = 0.
     tolerance, band : the band of singular values [1 - tolerance, 1 + tolerance].
@@ -138,6 +151,8 @@ class IsometryReport:
         guaranteed lower bound).
     criteria : the four conditions of the rule; isometric : all passed.
     monte_carlo : :class:`MonteCarloCheck` or None.
+    notes : plain statements about the fixed point and the inputs (degenerate or unstable edges, which
+        q0 was assumed).
     verdict : readable multi-line summary.
     """
 
@@ -147,8 +162,13 @@ class IsometryReport:
     sigma_b2: float
     depth: int
     weights: str
+    kind: str
+    q0: float | None
     q_star: float
     chi1: float
+    fixed_point_status: str
+    q_last: float
+    chi1_last: float
     mean: float
     log_mean: float
     var: float
@@ -168,6 +188,7 @@ class IsometryReport:
     criteria: tuple
     isometric: bool
     monte_carlo: MonteCarloCheck | None = None
+    notes: tuple = ()
     verdict: str = field(default="", repr=False)
 
     def __str__(self) -> str:
@@ -242,19 +263,21 @@ def _moment_bound(norm_moments: np.ndarray, log_mean: float, lo: float, hi: floa
     return float(np.clip(1.0 - best, 0.0, 1.0))
 
 
-def _criteria(log_mean, normalised_var, edge_ratio, zero_atom, mean_tol, spread_thr, edge_thr, atom_tol):
+def _criteria(log_mean, normalised_var, edge_ratio, zero_atom, mean_tol, spread_thr, edge_thr, atom_tol,
+              layered=False):
     return (
         Criterion("mean", abs(log_mean), mean_tol, bool(abs(log_mean) <= mean_tol),
-                  "|log E[lambda]| = L |log chi_1|"),
+                  "|log E[lambda]| = |sum_l log chi_1^l|" if layered else "|log E[lambda]| = L |log chi_1|"),
         Criterion("spread", normalised_var, spread_thr, bool(normalised_var <= spread_thr),
+                  "Var[lambda] / E[lambda]^2 = sum_l (mu_2/mu_1^2 - 1 - s_1)_l" if layered else
                   "Var[lambda] / E[lambda]^2 = L (mu_2/mu_1^2 - 1 - s_1)"),
         Criterion("edge", edge_ratio, edge_thr, bool(edge_ratio <= edge_thr), "lambda_max / E[lambda]"),
         Criterion("rank", zero_atom, atom_tol, bool(zero_atom <= atom_tol), "mass of the atom at lambda = 0"),
     )
 
 
-def _monte_carlo(act, sw2, sb2, depth, weights, width, n_networks, seed, band, theory, thresholds):
-    samples = jacobian_singular_values(act, sw2, sb2, depth, width, weights, n_networks=n_networks, seed=seed)
+def _monte_carlo(act, sw2, sb2, depth, weights, width, n_networks, seed, q0, band, theory, thresholds):
+    samples = jacobian_singular_values(act, sw2, sb2, depth, width, weights, n_networks=n_networks, seed=seed, q0=q0)
     log_lam = samples.log_lam
     finite = log_lam[np.isfinite(log_lam)]
     shift = float(finite.max()) if finite.size else 0.0
@@ -303,8 +326,15 @@ def _verdict(r: "dict") -> str:
     lines = [
         f"{'ISOMETRIC' if r['isometric'] else 'NOT ISOMETRIC'}: {act}, {r['weights']} weights, "
         f"sigma_w2 = {_g(r['sigma_w2'], 8)}, sigma_b2 = {_g(r['sigma_b2'], 8)}, depth L = {r['depth']}",
-        f"  q* = {_g(r['q_star'], 6)}, chi_1 = {_g(r['chi1'], 10)}",
+        f"  q* = {_g(r['q_star'], 6)}, chi_1 = {_g(r['chi1'], 10)} (fixed point: {r['fixed_point_status']})",
     ]
+    if r["kind"] == "trajectory":
+        lines.append(
+            f"  judged along the trajectory from q0 = {_g(r['q0'], 6)}: q^L = {_g(r['q_last'], 6)}, "
+            f"chi_1^L = {_g(r['chi1_last'], 8)}, E[lambda] = prod_l chi_1^l"
+        )
+    else:
+        lines.append("  judged at the fixed point: every layer at q*, E[lambda] = chi_1^L")
     for c in r["criteria"]:
         op = "<=" if c.passed else ">"
         lines.append(
@@ -315,7 +345,10 @@ def _verdict(r: "dict") -> str:
         f"{_g(r['spread'])}), lambda_max = {_g(r['lambda_max'], 6)}"
     )
     lines.append(
-        f"  variance growth: Var/E^2 = L x {_g(r['var_rate'], 5)} per layer; dVar/dL = {_g(r['var_slope'], 5)}; "
+        f"  variance growth: Var/E^2 = "
+        + (f"sum_l r_l, the last layer adding {_g(r['var_rate'], 5)}" if r["kind"] == "trajectory"
+           else f"L x {_g(r['var_rate'], 5)} per layer")
+        + f"; dVar/dL = {_g(r['var_slope'], 5)}; "
         f"spread criterion holds up to depth {_g(r['max_isometric_depth'], 6)}"
     )
     atoms = ", ".join(f"{_g(m)} at {_g(loc)}" for loc, m in r["atoms"]) or "none"
@@ -332,10 +365,81 @@ def _verdict(r: "dict") -> str:
             f"lambda_max = {_g(mc.lambda_max, 5)}, rank loss {_g(mc.zero_fraction, 3)}, in band {_g(mc.band_fraction, 4)}"
             f" -> {'isometric' if mc.isometric else 'not isometric'} ({'agrees' if mc.agrees else 'DISAGREES'})"
         )
+    lines.extend(f"  note: {note}" for note in r["notes"])
     failed = [c.name for c in r["criteria"] if not c.passed]
     if failed:
         lines.append("  fails: " + ", ".join(failed))
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class _FixedPoint:
+    """Where the variance map settles from q^1 = 1, what kind of point that is, and notes for the user."""
+
+    q_star: float
+    chi1: float
+    status: str
+    notes: tuple
+
+    @classmethod
+    def of(cls, act, sw2: float, sb2: float) -> "_FixedPoint":
+        try:
+            q_star = float(fixed_point(act, sw2, sb2))
+        except DivergentFixedPointError:
+            chi = float(_chi1(act, sw2, sb2, q=1.0)) if act.scale_free_derivative else math.nan
+            return cls(math.inf, chi, "diverges", (
+                "q^l grows without bound at these variances (no finite fixed point)",))
+        chi = float(_chi1(act, sw2, sb2, q=q_star))
+        if act.scale_free_derivative and abs(chi - 1.0) <= 1e-12:
+            return cls(q_star, chi, "marginal", ())
+        if q_star == 0.0 and chi >= 1.0 - 1e-9:
+            return cls(q_star, chi, "degenerate", (
+                "the critical point is degenerate: q* = 0 with chi_1 = 1 is reached only algebraically (the q-map "
+                "has slope 1 there, so q^l decays like 1/l and chi_1^l approaches 1 from below)",))
+        for root in critical_point(act, sb2).roots:
+            if not root.stable and math.isclose(root.sigma_w2, sw2, rel_tol=1e-6):
+                return cls(q_star, chi, "unstable edge", (
+                    f"chi_1 = 1 holds at these variances only on the fixed point q = {root.q_star:.6g}, which is "
+                    f"unstable (q-map slope {root.q_slope:.6g} > 1): a network started anywhere else never reaches it; "
+                    f"from q^1 = 1 it settles at q* = {q_star:.6g}, where chi_1 = {chi:.6g}",))
+        return cls(q_star, chi, "stable", ())
+
+
+def _last_q(act, sw2: float, sb2: float, L: int, q0: float) -> float:
+    """q^L from q0 (inf where it leaves double precision: relu and linear spectra do not care)."""
+    try:
+        return float(trajectory(act, sw2, sb2, L, q0).q[-1])
+    except ParameterError:
+        return math.inf
+
+
+def _rate(law, mu1: float, weights: str) -> float:
+    """r = mu_2/mu_1^2 - 1 - s_1 of one layer: its share of Var[lambda]/E[lambda]^2 (free products add them)."""
+    s1 = -1.0 if weights == "gaussian" else 0.0
+    return max(law.mu(2) / mu1**2 - 1.0 - s1, 0.0)  # 0 up to rounding for linear orthogonal
+
+
+def _max_depth(cumulated: np.ndarray, last_rate: float, threshold: float) -> float:
+    """The largest depth with sum_{l <= depth} r_l <= threshold (beyond L at the last layer's rate)."""
+    over = np.nonzero(cumulated > threshold * (1 + 1e-12))[0]
+    if over.size:
+        return int(over[0])
+    if last_rate <= 0:
+        return math.inf
+    return len(cumulated) + math.floor((threshold - cumulated[-1]) / last_rate + 1e-9)
+
+
+def _band_fraction(shape: JacobianSpectrum, mean: float, log_mean: float, band: tuple) -> tuple[float, str]:
+    """The mass of lambda in [band_0^2, band_1^2]: exact from the cdf for one discrete law of D^2, else the
+    moment lower bound (module docstring)."""
+    lo, hi = band[0] ** 2, band[1] ** 2
+    if shape.law is not None and shape.law.discrete:
+        if not (mean > 0 and math.isfinite(mean)):
+            return 0.0, "cdf"
+        f = shape.cdf(np.array([np.nextafter(lo / mean, -np.inf), hi / mean]))
+        return float(np.clip(f[1] - f[0], 0.0, 1.0)), "cdf"
+    norm_moments = np.array([shape.moment(k) for k in range(1, 9)])
+    return _moment_bound(norm_moments, log_mean, lo, hi), "moment bound"
 
 
 def isometry(
@@ -348,13 +452,14 @@ def isometry(
     monte_carlo_width=None,
     seed=None,
     *,
+    q0=None,
     n_networks=1,
     mean_tolerance=MEAN_TOLERANCE,
     spread_threshold=SPREAD_THRESHOLD,
     edge_ratio=EDGE_RATIO,
     atom_tolerance=ATOM_TOLERANCE,
 ) -> IsometryReport:
-    """Dynamical-isometry report for a depth-``depth`` network at its fixed point.
+    """Dynamical-isometry report for a depth-``depth`` network, at its fixed point or along its trajectory.
 
     Parameters
     ----------
@@ -371,6 +476,11 @@ def isometry(
         L N^3 flops per network (twice that for orthogonal weights).
     seed : int or None
         Seed of the Monte Carlo.
+    q0 : float or None
+        The input's second moment |x^0|^2 / n_0: the network is judged along its trajectory, q^1 =
+        sigma_w^2 q0 + sigma_b^2 and D_l at q^l (docs/conventions.md §2).  None: at the fixed point q*
+        (inputs prepared there), except where q* is degenerate (q* = 0 reached only like 1/l: no network
+        of finite depth is there), which is judged from q0 = 1 and says so in ``notes``.
     n_networks : int
         Networks sampled for the Monte Carlo.
     mean_tolerance, spread_threshold, edge_ratio, atom_tolerance : float
@@ -393,20 +503,55 @@ def isometry(
     if monte_carlo_width is not None:
         monte_carlo_width = check.positive_int("monte_carlo_width", monte_carlo_width, 2)
     n_networks = check.positive_int("n_networks", n_networks)
+    sw2 = check.positive("sigma_w2", sigma_w2, scalar=True)
+    sb2 = check.nonnegative("sigma_b2", sigma_b2, scalar=True)
+    L = check.depth(depth)
+    if weights not in WEIGHTS:
+        raise ParameterError(f"weights must be one of {WEIGHTS}, got {check.shown(weights)}")
+    if q0 is not None:
+        q0 = check.nonnegative("q0", q0, scalar=True)
 
-    spec = JacobianSpectrum(act, sigma_w2, sigma_b2, depth, weights)
-    L = spec.depth
-    shape, mu1 = _shape_spectrum(spec)
-    law = spec.law
-    chi = float(_chi1(act, spec.sigma_w2, spec.sigma_b2, q=spec.q))
-    log_mean = L * math.log(spec.sigma_w2 * mu1)
+    start = _FixedPoint.of(act, sw2, sb2)
+    notes = list(start.notes)
+    if q0 is None and start.status == "degenerate":
+        q0 = 1.0
+        notes.append(
+            "judged along the trajectory from q0 = |x^0|^2 / n_0 = 1 (unit-variance inputs), since no network of "
+            "finite depth sits at q* = 0; pass q0 for your inputs"
+        )
+    elif q0 is None:
+        notes.append("judged at the fixed point (inputs prepared at q*); pass q0 = |x^0|^2 / n_0 for your inputs")
+    path = None
+    if q0 is not None and not act.scale_free_derivative:  # phi' scale-free: D^2 has the same law at every q
+        path = trajectory(act, sw2, sb2, L + 1, q0)  # one layer more: the slope dVar/dL
+        if np.all(path.q == start.q_star):
+            path = None  # started at q*: the fixed-point spectrum
+    if path is None:
+        spec = JacobianSpectrum(act, sw2, sb2, L, weights)
+        shape, mu1 = _shape_spectrum(spec)
+        rates = np.full(L + 1, _rate(shape.law, mu1, weights))
+        log_chi = np.full(L + 1, math.log(sw2 * mu1))
+        q_last = chi_last = None
+        if q0 is not None:  # relu, linear: the trajectory moves q only, not the spectrum
+            q_last = _last_q(act, sw2, sb2, L, q0)
+    else:
+        mu1 = path.chi1 / sw2
+        if not np.all(mu1 > 0):
+            raise ParameterError(f"phi'(h) = 0 almost surely for {act.name} at some q^l: the Jacobian vanishes")
+        shape = JacobianSpectrum(act, 1.0 / mu1[:L], sb2, L, weights, q=path.q[:L])
+        laws = {float(g.law.q): g.law for g in shape._layers}
+        laws.setdefault(float(path.q[L]), d2_law(act, float(path.q[L]), 200))
+        rates = np.array([_rate(laws[float(q)], m, weights) for q, m in zip(path.q, mu1)])
+        log_chi = np.log(path.chi1)
+        q_last, chi_last = float(path.q[L - 1]), float(path.chi1[L - 1])
+    log_mean = float(np.sum(log_chi[:L]))
     mean = _exp(log_mean)
-    s1 = -1.0 if spec.weights == "gaussian" else 0.0
-    rate = max(law.mu(2) / mu1**2 - 1.0 - s1, 0.0)  # 0 up to rounding for linear orthogonal
-    norm_var = shape.var()
+    cumulated = np.cumsum(rates)
+    norm_var = float(shape.var())
     var = norm_var * mean**2 if norm_var > 0 else 0.0
-    var_slope = rate * _exp(2 * log_mean) * ((L + 1) * chi**2 - L) if rate > 0 else 0.0
-    max_depth = math.floor(thresholds[1] / rate + 1e-9) if rate > 0 else math.inf
+    rate = float(rates[L - 1])
+    var_slope = _exp(2 * (log_mean + log_chi[L])) * cumulated[L] - var if cumulated[L] > 0 else 0.0
+    max_depth = _max_depth(cumulated[:L], rate, thresholds[1])
 
     with np.errstate(invalid="ignore"):  # the edge search may take log1p(m < -1) in a gap between atoms
         top = shape.support()[1]
@@ -418,37 +563,27 @@ def isometry(
     zero_atom = float(sum(m for loc, m in atoms if loc == 0.0))
 
     band = (1.0 - tol, 1.0 + tol)
-    lo, hi = band[0] ** 2, band[1] ** 2
-    if shape.law.discrete:
-        method = "cdf"
-        if mean > 0 and math.isfinite(mean):
-            a, b = lo / mean, hi / mean
-            f = shape.cdf(np.array([np.nextafter(a, -np.inf), b]))
-            band_fraction = float(np.clip(f[1] - f[0], 0.0, 1.0))
-        else:
-            band_fraction = 0.0
-    else:
-        method = "moment bound"
-        norm_moments = np.array([shape.moment(k) for k in range(1, 9)])
-        band_fraction = _moment_bound(norm_moments, log_mean, lo, hi)
-
-    crit = _criteria(log_mean, norm_var, edge if math.isfinite(edge) else math.inf, zero_atom, *thresholds)
+    band_fraction, method = _band_fraction(shape, mean, log_mean, band)
+    crit = _criteria(log_mean, norm_var, edge if math.isfinite(edge) else math.inf, zero_atom, *thresholds,
+                     layered=q0 is not None)
     isometric = all(c.passed for c in crit)
 
     mc = None
     if monte_carlo_width is not None:
         mc = _monte_carlo(
-            act, spec.sigma_w2, spec.sigma_b2, L, spec.weights, monte_carlo_width, n_networks, seed,
+            act, sw2, sb2, L, weights, monte_carlo_width, n_networks, seed, q0,
             band, (mean, var, lambda_max, isometric), thresholds,
         )
 
+    kind = "fixed point" if q0 is None else "trajectory"
     fields = dict(
-        activation=act.name, params=dict(act.params), sigma_w2=spec.sigma_w2, sigma_b2=spec.sigma_b2,
-        depth=L, weights=spec.weights, q_star=float(spec.q), chi1=chi, mean=mean, log_mean=log_mean,
-        var=var, normalised_var=float(norm_var), spread=math.sqrt(max(norm_var, 0.0)), var_rate=float(rate),
-        var_slope=float(var_slope), max_isometric_depth=max_depth, lambda_max=lambda_max,
-        edge_ratio=edge, atoms=atoms, zero_atom=zero_atom, tolerance=tol, band=band,
-        band_fraction=band_fraction, band_fraction_method=method, criteria=crit, isometric=isometric,
-        monte_carlo=mc,
+        activation=act.name, params=dict(act.params), sigma_w2=sw2, sigma_b2=sb2, depth=L, weights=weights,
+        kind=kind, q0=q0, q_star=start.q_star, chi1=start.chi1, fixed_point_status=start.status,
+        q_last=start.q_star if q_last is None else q_last, chi1_last=math.exp(log_chi[L - 1]) if chi_last is None
+        else chi_last, mean=mean, log_mean=log_mean, var=var, normalised_var=norm_var,
+        spread=math.sqrt(max(norm_var, 0.0)), var_rate=rate, var_slope=float(var_slope),
+        max_isometric_depth=max_depth, lambda_max=lambda_max, edge_ratio=edge, atoms=atoms, zero_atom=zero_atom,
+        tolerance=tol, band=band, band_fraction=band_fraction, band_fraction_method=method, criteria=crit,
+        isometric=isometric, monte_carlo=mc, notes=tuple(notes),
     )
     return IsometryReport(**fields, verdict=_verdict(fields))

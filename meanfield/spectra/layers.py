@@ -238,24 +238,28 @@ class LayeredSolver:
     def _real_zetas(self, m: np.ndarray, coarse: bool = False) -> np.ndarray:
         """Real zeta_k > max d_k with M_k(zeta_k) = r_k m for real m > 0, shape (len(m), K), by Chandrupatla's
         method in log(zeta - max d) (M_k decreases from M_k(max d+) to 0 there; where r_k m is beyond
-        M_k(max d+), finite when d_k has no mass at its top, zeta_k stays at the edge of d_k)."""
-        out = np.empty((m.size, len(self.layers)))
-        for k, layer in enumerate(self.layers):
-            law, target = (self.coarse[k] if coarse else layer.law), self.r[k] * m
-            top = law.max_d
+        M_k(max d+), finite when d_k has no mass at its top, zeta_k stays at the edge of d_k).  One root
+        search for all layers at once (the laws are evaluated each on its own entries)."""
+        laws = [self.coarse[k] if coarse else layer.law for k, layer in enumerate(self.layers)]
+        K = len(laws)
+        tops = np.array([law.max_d for law in laws])
+        target = np.asarray(self.r)[None, :] * m[:, None]  # (len(m), K)
+        which = np.broadcast_to(np.arange(K), target.shape)
 
-            def f(t, goal, law=law, top=top):
-                return np.log(law.M(top + np.exp(t) + 0j)[0].real) - np.log(goal)
+        def f(t, goal, k):
+            out = np.empty(t.shape)
+            for j in np.unique(k):
+                sel = k == j
+                out[sel] = np.log(laws[j].M(tops[j] + np.exp(t[sel]) + 0j)[0].real)
+            return out - np.log(goal)
 
-            lo = np.full(m.shape, np.log(max(1e-13 * top, 1e-300)))
-            hi = np.log(2.0 * law.mu(1) / target + top + 1.0)
-            inside = f(lo, target) > 0
-            zeta = np.full(m.shape, top + np.exp(lo[0]))
-            if np.any(inside):
-                res = find_root(f, (lo[inside], hi[inside]), args=(target[inside],))
-                zeta[inside] = top + np.exp(res.x)
-            out[:, k] = zeta
-        return out
+        lo = np.broadcast_to(np.log(np.maximum(1e-13 * tops, 1e-300)), target.shape)
+        hi = np.log(2.0 * np.array([law.mu(1) for law in laws]) / target + tops + 1.0)
+        inside = f(lo, target, which) > 0
+        t = lo.copy()
+        if np.any(inside):
+            t[inside] = find_root(f, (lo[inside], hi[inside]), args=(target[inside], which[inside])).x
+        return tops + np.exp(t)
 
     def _log_z_and_slope(self, m: np.ndarray, coarse: bool = False):
         """log z(m) on the real axis above the spectrum and d log z / d log m (m > 0 real, vectorized; the

@@ -50,6 +50,7 @@ from .layers import LayeredSolver, LayerLaw, group_layers, layered_moments, zero
 
 __all__ = ["JacobianSpectrum", "jacobian_spectrum"]
 
+MAX_LAYER_LAWS = 5000  # distinct laws of D^2 in one layered spectrum (memory and time grow like their number)
 _FLOOR = 1e-30  # relative to lambda_max (the float64 resolution of a sampled product): below it the
 #                cdf continues the density as the power law that matches it and the mass at the floor
 _SPLIT = 0.02
@@ -65,9 +66,11 @@ class JacobianSpectrum(Law):
     absolutely continuous part, ``cdf`` and ``sf`` count the atoms, listed in ``atoms`` (``atom``: the mass
     at 0); moments come from the S-transform series, up to order 8.
 
-    ``kind`` says which spectrum this is: "fixed point" (every layer at q*: the deep limit) or
-    "trajectory" (layer l at q^l from the input's q0, with per-layer variances, ensembles and widths
-    where given); ``q_layers`` holds the variance every layer's D_l is taken at.
+    ``kind`` says which spectrum this is: "fixed point" (every layer at q*: the deep limit, or at the one
+    variance ``q`` given), "trajectory" (layer l at q^l from the input's q0, with per-layer variances,
+    ensembles and widths where given) or "given variances" (layer l at ``q[l - 1]``); ``q_layers`` holds
+    the variance every layer's D_l is taken at.  A layered spectrum takes at most ``MAX_LAYER_LAWS``
+    distinct variances.
     """
 
     def __init__(self, act, sigma_w2, sigma_b2, depth, weights="orthogonal", q=None, n_nodes=None, q0=None,
@@ -103,10 +106,20 @@ class JacobianSpectrum(Law):
                     "follow the trajectory; a fixed point q* exists only for identical layers"
                 )
             self.q0 = None
-            self.q_layers = np.full(L, self._fixed_point() if q is None else check.nonnegative("q", q, scalar=True))
-            self.kind = "fixed point"
+            if q is None:
+                self.q_layers, self.kind = np.full(L, self._fixed_point()), "fixed point"
+            else:
+                given = check.nonnegative("q", q)
+                self.q_layers = layer_parameters("q", given, L)
+                self.kind = "fixed point" if given.ndim == 0 else "given variances"
         self.q = float(self.q_layers[-1])
         distinct_q = np.unique(self.q_layers)
+        if distinct_q.size > MAX_LAYER_LAWS:
+            raise ParameterError(
+                f"the layers sit at {distinct_q.size} distinct variances q^l (depth {L}); a layered spectrum takes at "
+                f"most {MAX_LAYER_LAWS} (its cost grows like their number, ~30 ms each for the edge): use a smaller "
+                "depth, or the fixed-point spectrum (no q0) for the deep limit"
+            )
         self._uniform = uniform_params and square and distinct_q.size == 1
         # contour nodes per law of D^2: 400 for one law; 200 per layer law when the layers differ (each
         # costs a quadrature at every Newton step; 200 and 400 nodes agree to ~1e-10 on tanh/erf trajectories)
@@ -145,6 +158,8 @@ class JacobianSpectrum(Law):
         if self.kind == "trajectory":
             return (f"along the trajectory from q0 = {self.q0:.6g} (q^1 = {self.q_layers[0]:.6g}, "
                     f"q^L = {self.q_layers[-1]:.6g})")
+        if self.kind == "given variances":
+            return f"with layer l at the given q^l (q^1 = {self.q_layers[0]:.6g}, q^L = {self.q_layers[-1]:.6g})"
         return f"at the fixed point q* = {self.q:.6g} (every layer; the deep limit)"
 
     @classmethod
@@ -570,6 +585,7 @@ def jacobian_spectrum(act, sigma_w2, sigma_b2, depth, weights="orthogonal", *, q
         [n_0, ..., n_L]: J is n_L x n_0 and its aspect ratios enter the free product (the spectrum of the
         n_L x n_L matrix J J^T, with an atom at 0 where the rank allows).  None: square layers.
     **kwargs
-        ``q`` (one variance for every layer), ``n_nodes`` (contour nodes of the law of D^2).
+        ``q`` (the variance D_l is taken at: one for every layer, or a sequence of L), ``n_nodes`` (contour
+        nodes of the law of D^2).
     """
     return JacobianSpectrum(act, sigma_w2, sigma_b2, depth, weights, q0=q0, widths=widths, **kwargs)

@@ -32,3 +32,17 @@ def test_cdf_1000_points(benchmark, name):
         return s.cdf(np.geomspace(1e-12 * hi, hi, 1000))
 
     benchmark.pedantic(run, rounds=3, iterations=1)
+
+
+@pytest.mark.parametrize("name", ["tanh", "erf"])
+def test_trajectory_density_400_points(benchmark, name):
+    """Issue 11: a 20-layer network along its trajectory from q0 = 1 (20 distinct laws of D^2), density
+    at 400 points (target <= 0.5 s); the spectrum is built fresh inside the timing, the edge outside."""
+    sw2 = mf.critical_sigma_w2(name, 0.05)
+    hi = mf.jacobian_spectrum(name, sw2, 0.05, 20, q0=1.0).support()[1]
+    x = np.linspace(1e-3 * hi, hi, 400)
+
+    def run():
+        return mf.jacobian_spectrum(name, sw2, 0.05, 20, q0=1.0).pdf(x)
+
+    benchmark.pedantic(run, rounds=3, iterations=1)

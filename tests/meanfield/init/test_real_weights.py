@@ -136,6 +136,27 @@ def test_input_and_q0():
         mf.init.assess(ws, "tanh", biases=bs, input=x, q0=3.0)
 
 
+def test_spectrum_theory_follows_the_input_trajectory():
+    """Inputs far from q* (|x|^2/n_0 = 4): the spectrum theory is the trajectory's (isometry with q0, D_l at
+    q^l), not the fixed point's.  tanh at its edge (sigma_b^2 = 0.05), 8 layers of width 256, 8 inputs:
+    E[lambda] = prod_l chi_1^l of mf.trajectory against the measured mean of 8 x 256 eigenvalues of one
+    network.  Across inputs and units the relative standard error of that mean is ~ spread/sqrt(n) with
+    spread ~2 and n ~ 2048 effective (one network: the per-network fluctuation ~ sqrt(L/N) = 18 % dominates),
+    so the bound is 3 x 18 %; the fixed point's E[lambda] = 1 (2.3x the trajectory's) lies outside it."""
+    ws, bs = _net("tanh", 0.05, seed=40, depth=8, width=256)
+    x = np.random.default_rng(41).standard_normal((8, 256)) * 2.0
+    q0 = float(np.mean(x * x))
+    r = mf.init.assess(ws, "tanh", biases=bs, input=x)
+    assert r.isometry.kind == "trajectory"
+    first = r.measured.sigma_w2[0]
+    q1 = first * q0 + r.sigma_b2
+    path = mf.trajectory("tanh", [first] + [r.sigma_w2] * 7, r.sigma_b2, 8, q0)
+    assert r.isometry.q0 * r.sigma_w2 + r.sigma_b2 == pytest.approx(q1, rel=1e-12)
+    assert r.isometry.mean == pytest.approx(float(np.prod(path.chi1 / path.sigma_w2 * r.sigma_w2)), rel=1e-9)
+    assert abs(r.measured.mean / r.isometry.mean - 1) < 0.54
+    assert r.isometry.mean < 0.5  # so the fixed point's E[lambda] = 1 would fail the bound above
+
+
 def test_expanding_output_counts_structural_zeros():
     """J J^T of a 4 -> 10 network has 6 zero eigenvalues: E[lambda] = tr(J J^T) / n_L (docs/conventions.md §4)."""
     w = np.random.default_rng(40).standard_normal((10, 4))

@@ -131,7 +131,7 @@ def test_mean_lambda_is_chi1_to_the_depth():
     act, sw2, sb2, L, N, n_net = "tanh", 1.5, 0.05, 3, 300, 40
     chi = mf.chi1(act, sw2, sb2)
     r = sim.jacobian_singular_values(act, sw2, sb2, L, N, "gaussian", n_networks=n_net, seed=5)
-    assert r.q0 == pytest.approx(mf.fixed_point(act, sw2, sb2))
+    assert r.q0 is None and r.q_star == pytest.approx(mf.fixed_point(act, sw2, sb2))
     means = r.network_means
     se = means.std(ddof=1) / np.sqrt(n_net)
     assert abs(means.mean() - chi**L) < 4 * se + chi**L * L / N
@@ -144,6 +144,28 @@ def test_mean_lambda_is_chi1_to_the_depth():
     assert np.all(r.active_fraction == 1)
     with pytest.raises(ParameterError, match="two-valued"):
         sim.conditioned_bernoulli_p(r)
+
+
+def test_raw_input_follows_the_trajectory():
+    """q0 = |x^0|^2 / N is fed to layer 1 as it is: the sampled mu_1 of layer l sits at D(q^l) of the
+    trajectory q^1 = sigma_w^2 q0 + sigma_b^2 (not at q*), and E[(1/N) tr J J^T] = prod_l chi_1^l.
+
+    tanh, orthogonal, sigma_w2 = 1, sigma_b2 = 0 (q* = 0, reached like 1/l), q0 = 1, L = 6, N = 200,
+    30 networks.  Per layer the sampled mu_1 averages N units of 30 networks: its standard error (from
+    the spread across networks) is ~1e-3 while D(q^l) moves by ~0.03 per layer, so 5 SE plus an O(1/N)
+    allowance separates the trajectory from the fixed point (D(q*) = 1) by a wide margin.
+    """
+    act, sw2, sb2, L, N, n_net, q0 = "tanh", 1.0, 0.0, 6, 200, 30, 1.0
+    path = mf.trajectory(act, sw2, sb2, L, q0)
+    r = sim.jacobian_singular_values(act, sw2, sb2, L, N, n_networks=n_net, seed=11, q0=q0)
+    assert r.q0 == q0 and r.q_star is None
+    d2 = r.d2_mean
+    se = d2.std(axis=0, ddof=1) / np.sqrt(n_net)
+    np.testing.assert_array_less(np.abs(d2.mean(axis=0) - path.chi1 / sw2), 5 * se + 1.0 / N)
+    assert np.all(path.chi1 < 0.95)  # far from the fixed point's chi_1 = 1
+    means = r.network_means
+    se = means.std(ddof=1) / np.sqrt(n_net)
+    assert abs(means.mean() - path.mean) < 5 * se + path.mean * L / N
 
 
 # ----------------------------------------------------------------------------------------------
@@ -229,11 +251,11 @@ def test_progress_flag_and_shapes():
 def test_diverging_q_star_uses_q0_one_for_scale_free_activations():
     # relu at sigma_w2 = 3: q grows without bound, but phi' is scale-free, so any q gives the same law
     r = sim.jacobian_singular_values("relu", 3.0, 0.1, 2, 16, seed=0)
-    assert r.q0 == 1.0
+    assert r.q_star == 1.0 and r.q0 is None
     with pytest.raises(mf.DivergentFixedPointError):
         sim.jacobian_singular_values("softplus", 30.0, 0.1, 2, 16, seed=0)
     r = sim.jacobian_singular_values("softplus", 30.0, 0.1, 2, 16, seed=0, q0=2.0)
-    assert r.q0 == 2.0
+    assert r.q0 == 2.0 and r.q_star is None
 
 
 @pytest.mark.parametrize(

@@ -50,14 +50,14 @@ def assert_same(result, reference):
         a, b = result.samples(i), reference.samples(i)
         for field in FIELDS:
             assert np.array_equal(getattr(a, field), getattr(b, field)), (i, field)
-        assert a.bernoulli == b.bernoulli and a.q0 == b.q0 and a.n_networks == N_NETWORKS
+        assert a.bernoulli == b.bernoulli and a.q0 == b.q0 and a.q_star == b.q_star and a.n_networks == N_NETWORKS
 
 
 def test_each_network_is_the_one_network_sampler_with_its_own_stream(reference):
     """Network k of configuration i = jacobian_singular_values(n_networks=1, seed=SeedSequence(seed, (i, k)))."""
     for i, config in enumerate(CONFIGS):
         samples = reference.samples(i)
-        assert samples.q0 == mf.fixed_point(config["activation"], 1.5, 0.05)
+        assert samples.q0 is None and samples.q_star == mf.fixed_point(config["activation"], 1.5, 0.05)
         for k in range(N_NETWORKS):
             one = sim.jacobian_singular_values(
                 config["activation"], 1.5, 0.05, 3, 10, config["weights"], n_networks=1,
