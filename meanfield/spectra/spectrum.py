@@ -380,10 +380,16 @@ class JacobianSpectrum(Law):
             else:
                 x, dx = hi - (hi - xs) * (1 - v) ** 2, 2 * (hi - xs) * (1 - v)
             f = self._solved_pdf(x.ravel()).reshape(x.shape) * dx
-            if kind == "log" and not np.all(np.isfinite(f)):
-                # the solver gave up at some tiny lambda (far below anything a float64 product resolves): the
-                # panels start above the highest failure and the power law takes over below
-                keep = np.arange(f.shape[0]) > np.max(np.nonzero(~np.all(np.isfinite(f), axis=1))[0])
+            lost = ~np.all(np.isfinite(f), axis=1)
+            if kind == "log":
+                # a panel where the density vanishes although it is positive further down: the solver lost
+                # the branch there (layers that differ, far below anything a float64 product resolves)
+                positive_below = np.concatenate([[False], np.cumsum(np.any(f > 0, axis=1))[:-1] > 0])
+                lost |= np.any(f == 0, axis=1) & positive_below
+            if kind == "log" and np.any(lost):
+                # the solver gave up at some tiny lambda: the panels start above the highest failure and the
+                # power law takes over below
+                keep = np.arange(f.shape[0]) > np.max(np.nonzero(lost)[0])
                 edges, half, f = edges[np.concatenate([[False], keep]) | np.concatenate([keep, [False]])], half[keep], f[keep]
             coef = np.array([legendre.legfit(t, row, _PANEL_NODES - 1) for row in f])
             pieces.append([kind, edges, half, coef, (f * w).sum(axis=1) * half])
