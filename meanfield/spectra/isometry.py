@@ -67,6 +67,7 @@ from .. import validation as check
 from ..activations import activation
 from ..criticality import critical_point
 from ..errors import DivergentFixedPointError, ParameterError
+from ..jsonable import json_ready
 from ..maps import chi1 as _chi1
 from ..maps import fixed_point
 from ..simulate.jacobians import jacobian_singular_values
@@ -194,28 +195,23 @@ class IsometryReport:
     def __str__(self) -> str:
         return self.verdict
 
-    def to_dict(self) -> dict:
-        """Plain JSON-ready dict; non-finite numbers become the strings "inf", "-inf", "nan"."""
-        return _jsonable(asdict(self))
+    def to_dict(self, undefined: str = "string") -> dict:
+        """Plain JSON-ready dict.  ``undefined="string"``: non-finite numbers as the strings "inf", "-inf",
+        "nan"; ``"null"``: as null, with the reasons under the key "undefined" (field path -> why); see
+        :func:`meanfield.jsonable.json_ready`."""
+        return json_ready(asdict(self), undefined, why=_UNDEFINED)
 
 
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        v = float(value)
-        if math.isfinite(v):
-            return v
-        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
-    if value is None or isinstance(value, str):
-        return value
-    return str(value)
+#: why a field of the report can be non-finite
+_UNDEFINED = {
+    "max_isometric_depth": "unbounded: the normalised variance does not grow with depth",
+    "log_mean": "E[lambda] is 0 or beyond double precision",
+    "mean": "beyond double precision",
+    "var": "beyond double precision",
+    "lambda_max": "beyond double precision",
+    "edge_ratio": "E[lambda] is 0 or beyond double precision",
+    "value": "the criterion's number is undefined here (e.g. a zero Jacobian)",
+}
 
 
 # ----------------------------------------------------------------------------------------------
