@@ -41,7 +41,7 @@ def json_ready(value, undefined: str = "null", why: dict | None = None, default:
     Returns
     -------
     JSON-ready data; with ``undefined="null"`` and a dict at the top, that dict carries ``"undefined"``
-    ({path: "kind: reason"}, empty when every number is finite).
+    ({path: "kind: reason"}, empty when every number is finite; merged with an "undefined" it had).
     """
     if undefined not in ("null", "string"):
         raise ParameterError(f"undefined must be 'null' or 'string', got {undefined!r}")
@@ -86,6 +86,6 @@ def json_ready(value, undefined: str = "null", why: dict | None = None, default:
         return str(v)
 
     out = walk(value, "")
-    if undefined == "null" and isinstance(out, dict):
-        out["undefined"] = reasons
+    if undefined == "null" and isinstance(out, dict):  # reasons already given (a converted part) are kept
+        out["undefined"] = {**(out.get("undefined") or {}), **reasons}
     return out

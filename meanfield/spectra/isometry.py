@@ -272,8 +272,9 @@ def _criteria(log_mean, normalised_var, edge_ratio, zero_atom, mean_tol, spread_
     )
 
 
-def _monte_carlo(act, sw2, sb2, depth, weights, width, n_networks, seed, q0, band, theory, thresholds):
-    samples = jacobian_singular_values(act, sw2, sb2, depth, width, weights, n_networks=n_networks, seed=seed, q0=q0)
+def _monte_carlo(act, sw2, sb2, depth, weights, width, n_networks, seed, q0, band, theory, thresholds, progress):
+    samples = jacobian_singular_values(act, sw2, sb2, depth, width, weights, n_networks=n_networks, seed=seed, q0=q0,
+                                       progress=progress)
     log_lam = samples.log_lam
     finite = log_lam[np.isfinite(log_lam)]
     shift = float(finite.max()) if finite.size else 0.0
@@ -454,6 +455,7 @@ def isometry(
     spread_threshold=SPREAD_THRESHOLD,
     edge_ratio=EDGE_RATIO,
     atom_tolerance=ATOM_TOLERANCE,
+    progress=False,
 ) -> IsometryReport:
     """Dynamical-isometry report for a depth-``depth`` network, at its fixed point or along its trajectory.
 
@@ -481,6 +483,8 @@ def isometry(
         Networks sampled for the Monte Carlo.
     mean_tolerance, spread_threshold, edge_ratio, atom_tolerance : float
         Thresholds of the decision rule (module docstring).
+    progress : bool
+        A progress bar over the layers of the Monte Carlo (tqdm, on standard error).
 
     Returns
     -------
@@ -568,7 +572,7 @@ def isometry(
     if monte_carlo_width is not None:
         mc = _monte_carlo(
             act, sw2, sb2, L, weights, monte_carlo_width, n_networks, seed, q0,
-            band, (mean, var, lambda_max, isometric), thresholds,
+            band, (mean, var, lambda_max, isometric), thresholds, progress,
         )
 
     kind = "fixed point" if q0 is None else "trajectory"

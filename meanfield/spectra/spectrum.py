@@ -536,11 +536,14 @@ class JacobianSpectrum(Law):
         """Continuous plus atomic mass at or below ``lam`` (the cdf), for Monte Carlo comparisons."""
         return float(self.cdf(lam))
 
-    def plot(self, ax=None, samples=None):
-        """Density of lambda (log-x) with an optional histogram of sampled eigenvalues; returns the Axes."""
+    def plot(self, ax=None, samples=None, **kwargs):
+        """Density of log10 lambda over the bulk of the law (its range from the quantiles), its atoms, and an
+        optional histogram of ``samples`` (:class:`meanfield.simulate.JacobianSamples` or eigenvalues);
+        ``kwargs`` (color, label, linestyle, ...) go to the curve's ``Axes.plot``; returns the Axes
+        (:func:`meanfield.plotting.plot_spectrum`)."""
         from ..plotting import plot_spectrum
 
-        return plot_spectrum(self, ax=ax, samples=samples)
+        return plot_spectrum(self, ax=ax, samples=samples, **kwargs)
 
 
 def _graded(edges: np.ndarray, point: float, levels: int = 50) -> np.ndarray:
