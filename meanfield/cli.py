@@ -349,6 +349,9 @@ def _cmd_sweep(args) -> int:
             executor.close()
     if args.json:
         _emit_json({"command": "sweep", **result.to_dict(undefined="null")})
+    elif args.csv:
+        stats = result.statistics()
+        _emit_csv(list(stats), zip(*stats.values()))
     else:
         print(result)
     return 1 if result.errors else 0
@@ -514,7 +517,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask scheduler instead (needs sigprop[dask])")
     p.add_argument("--chunk-size", metavar="C", type=int, help="networks per task (default: from a 256 MiB budget)")
     p.add_argument("--progress", action="store_true", help="progress bar over tasks on stderr")
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print JSON instead of text")
+    fmt.add_argument("--csv", action="store_true", help="print the statistics table as CSV (one row per configuration)")
     p.set_defaults(func=_cmd_sweep)
     return parser
 

@@ -225,7 +225,7 @@ def _no_finite_answer(args, prog: str, exc: Exception) -> int:
     reason = " ".join(str(exc).split())
     if getattr(args, "json", False):
         _emit_json({"command": args.command, "result": float("inf"), "reason": reason},
-                   why={"result": reason})
+                   why={"result": "no finite answer (see reason)"})
     else:
         print(f"{prog} {args.command}: no finite answer: {reason}")
     return 0

@@ -230,3 +230,18 @@ def test_help_lists_the_new_commands(capsys):
     assert code == 0 and "--mc-width" in out and "--json" in out and '"undefined"' in out and "--q0" in out
     code, out, _ = run(capsys, "spectrum", "--help")
     assert code == 0 and "--out" in out and "--mc-networks" in out and "--csv" in out and "--progress" in out
+
+
+@pytest.mark.parametrize("command", ["spectrum", "isometry"])
+def test_no_finite_fixed_point_is_an_answer_with_exit_0(capsys, command):
+    """gelu far above its edge: q grows without bound from q^1 = 1, so there is no spectrum at q* -- printed
+    as the answer (exit 0), with --json a null result and the reason; a bad argument stays exit 2."""
+    base = [command, "gelu", "--sigma-w2", "2.3", "--sigma-b2", "0.05", "--depth", "3"]
+    code, out, err = run(capsys, *base)
+    assert code == 0 and err == "" and out.startswith(f"meanfield {command}: no finite answer: ")
+    assert "no finite fixed point" in out
+    code, out, err = run(capsys, *base, "--json")
+    data = strict_json(out)
+    assert code == 0 and data["command"] == command and "no finite fixed point" in data["reason"]
+    undefined(data, "result", "+infinity")
+    assert_one_line_error(*run(capsys, *base, "--depth", "0"), "depth")
