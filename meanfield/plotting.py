@@ -124,6 +124,7 @@ def plot_spectrum(spectrum, ax=None, samples=None, **kwargs):
     ``Axes.plot`` (color, label, linestyle, ...).  Returns the Axes.
     """
     ax = new_axes(ax)
+    drawn = bool(ax.lines or ax.patches)  # another curve is on these Axes: keep its y range and labels
     x = spectrum_grid(spectrum)
     lo, hi = x[0], spectrum.support()[1]
     density = x * spectrum.pdf(x) * np.log(10)
@@ -134,7 +135,7 @@ def plot_spectrum(spectrum, ax=None, samples=None, **kwargs):
                  if hasattr(samples, "width") else f"Monte Carlo: {lam.size} eigenvalues")
         kept = lam[lam > lo]
         if kept.size:
-            bins = np.linspace(np.log10(lo), np.log10(hi) + 0.05, 80)
+            bins = np.linspace(np.log10(lo), np.log10(hi) + 0.05, int(np.clip(2 * np.sqrt(kept.size), 20, 80)))
             heights, _, _ = ax.hist(np.log10(kept), bins=bins, weights=np.full(kept.size, 1.0 / (lam.size * np.diff(bins)[0])),
                                     color="C0", alpha=0.35, label=label)
             atoms_in = [np.log10(loc) for loc, _ in spectrum.atoms if loc > 0]
@@ -146,14 +147,17 @@ def plot_spectrum(spectrum, ax=None, samples=None, **kwargs):
     if below > 1e-3 and "label" not in kwargs:
         style["label"] += f" ({below:.1%} of the mass below the axis)"
     ax.plot(np.log10(x), density, **style)
+    labels = set(ax.get_legend_handles_labels()[1])
     for loc, mass in spectrum.atoms:
+        text = f"atom {mass:.3g} at $\\lambda$ = {loc:.4g}" if loc > 0 else f"atom {mass:.3g} at $\\lambda$ = 0"
         if loc > 0:
-            ax.axvline(np.log10(loc), color="C3", ls="--", label=f"atom {mass:.3g} at $\\lambda$ = {loc:.4g}")
-        else:
-            ax.plot([], [], " ", label=f"atom {mass:.3g} at $\\lambda$ = 0")
-    ax.set_ylim(0, 1.3 * peak if peak > 0 else 1.0)
+            ax.axvline(np.log10(loc), color="C3", ls="--", label=None if text in labels else text)
+        elif text not in labels:
+            ax.plot([], [], " ", label=text)
+    top = 1.3 * peak if peak > 0 else 1.0
+    ax.set_ylim(0, max(top, ax.get_ylim()[1]) if drawn else top)
     ax.set_xlabel(r"$\log_{10}\lambda$")
     ax.set_ylabel(r"density of $\log_{10}\lambda$")
     ax.set_title(_spectrum_title(spectrum), fontsize="medium")
-    ax.legend(fontsize="small", loc="upper left", framealpha=0.9)
+    ax.legend(fontsize="small", loc="best", framealpha=0.9)
     return ax
