@@ -119,7 +119,7 @@ def plot_spectrum(spectrum, ax=None, samples=None, **kwargs):
     range comes from the law's quantiles; the mass left of it is stated in the legend); atoms at lambda > 0
     are dashed vertical lines and the atom at 0 a legend entry, each with its mass.  ``samples`` (a
     :class:`~meanfield.simulate.JacobianSamples`, or eigenvalues of sampled J J^T) are shown as a histogram
-    of the same quantity, labelled with the number of networks and their width.  The title gives the
+    of the same quantity (in the curve's colour), labelled with the number of networks and their width.  The title gives the
     activation, ensemble, depth, sigma_w^2, sigma_b^2 and q* (or q0).  ``kwargs`` go to the theory curve's
     ``Axes.plot`` (color, label, linestyle, ...).  Returns the Axes.
     """
@@ -129,6 +129,7 @@ def plot_spectrum(spectrum, ax=None, samples=None, **kwargs):
     lo, hi = x[0], spectrum.support()[1]
     density = x * spectrum.pdf(x) * np.log(10)
     peak = float(np.max(density)) if density.size else 1.0
+    labels = set(ax.get_legend_handles_labels()[1])  # entries already there are not repeated
     if samples is not None:
         lam = np.asarray(getattr(samples, "lam", samples), dtype=float).ravel()
         label = (f"Monte Carlo: {samples.n_networks} network{'s' * (samples.n_networks > 1)}, N = {samples.width}"
@@ -137,7 +138,8 @@ def plot_spectrum(spectrum, ax=None, samples=None, **kwargs):
         if kept.size:
             bins = np.linspace(np.log10(lo), np.log10(hi) + 0.05, int(np.clip(2 * np.sqrt(kept.size), 20, 80)))
             heights, _, _ = ax.hist(np.log10(kept), bins=bins, weights=np.full(kept.size, 1.0 / (lam.size * np.diff(bins)[0])),
-                                    color="C0", alpha=0.35, label=label)
+                                    color=kwargs.get("color", "C0"), alpha=0.35,
+                                    label=None if label in labels else label)
             atoms_in = [np.log10(loc) for loc, _ in spectrum.atoms if loc > 0]
             centres = 0.5 * (bins[:-1] + bins[1:])
             clear = np.all([np.abs(centres - a) > np.diff(bins)[0] for a in atoms_in], axis=0) if atoms_in else True
@@ -147,14 +149,13 @@ def plot_spectrum(spectrum, ax=None, samples=None, **kwargs):
     if below > 1e-3 and "label" not in kwargs:
         style["label"] += f" ({below:.1%} of the mass below the axis)"
     ax.plot(np.log10(x), density, **style)
-    labels = set(ax.get_legend_handles_labels()[1])
     for loc, mass in spectrum.atoms:
         text = f"atom {mass:.3g} at $\\lambda$ = {loc:.4g}" if loc > 0 else f"atom {mass:.3g} at $\\lambda$ = 0"
         if loc > 0:
             ax.axvline(np.log10(loc), color="C3", ls="--", label=None if text in labels else text)
         elif text not in labels:
             ax.plot([], [], " ", label=text)
-    top = 1.3 * peak if peak > 0 else 1.0
+    top = 1.4 * peak if peak > 0 else 1.0  # headroom for the legend
     ax.set_ylim(0, max(top, ax.get_ylim()[1]) if drawn else top)
     ax.set_xlabel(r"$\log_{10}\lambda$")
     ax.set_ylabel(r"density of $\log_{10}\lambda$")
