@@ -6,13 +6,17 @@ executed during the build (myst-nb), so their figures are those of the installed
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # the source checkout, also when sigprop is not installed
+# the checkout being documented, for autodoc and for the kernels that execute the notebooks (also when
+# another copy of sigprop is installed)
+sys.path.insert(0, str(HERE.parent))
+os.environ["PYTHONPATH"] = os.pathsep.join([str(HERE.parent), *filter(None, [os.environ.get("PYTHONPATH")])])
 
 project = "sigprop"
 author = "sigprop developers"
