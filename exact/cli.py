@@ -26,16 +26,15 @@ says why.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import math
-import sys
 
 import numpy as np
 
 from meanfield import __version__
-from meanfield.cli_support import _MAX_DPI, _fmt, _new_figure, _Parser, _quoted, _real, _run, _save_figure, _table, _UsageError
+from meanfield.cli_support import (
+    _MAX_DPI, _emit_csv, _fmt, _new_figure, _Parser, _quoted, _real, _resolve_alias, _run, _save_figure, _table, _UsageError,
+)
 from meanfield.errors import ParameterError
 from meanfield.validation import shown
 
@@ -182,16 +181,9 @@ def _figure(fig, net, mc, args):
 def _cmd_relu(args) -> int:
     from . import ReLUNetwork
 
-    flag = "--mc-networks"
-    if args.monte_carlo is not None:
-        if args.mc_networks is not None:
-            raise ParameterError("give --mc-networks only (--monte-carlo is its deprecated spelling), not both")
-        flag, args.mc_networks = "--monte-carlo", args.monte_carlo
+    flag = _resolve_alias(args, "monte_carlo", "mc_networks")
     if args.mc_networks is not None and args.mc_networks < 2:
         raise ParameterError(f"{flag} is the number of sampled networks and must be >= 2, got {shown(args.mc_networks)}")
-    if args.monte_carlo is not None:
-        print(f"{PROG}: warning: --monte-carlo is deprecated and will be removed in the next release; "
-              "use --mc-networks", file=sys.stderr)
     if args.out is None and not 0 < args.dpi <= _MAX_DPI:  # with --out, _new_figure checks it
         raise _UsageError(f"argument --dpi: must lie in (0, {_MAX_DPI}], got {args.dpi!r}")
     fig = _new_figure(args.out, args.dpi) if args.out else None  # check the file name before any work
@@ -221,12 +213,7 @@ def _cmd_relu(args) -> int:
         header += ["mc_mean", "mc_median", "mc_q05", "mc_q95", "mc_dead"]
         keys += ["mc_mean", "mc_median", "mc_q05", "mc_q95", "mc_dead"]
     if args.csv:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(header)
-        for r in report["layers"]:
-            writer.writerow([r["l"]] + [repr(float(r[k])) if math.isfinite(r[k]) else "" for k in keys])
-        sys.stdout.write(buffer.getvalue())
+        _emit_csv(header, ([r["l"]] + [float(r[k]) for k in keys] for r in report["layers"]))
         return 0
 
     rows = [[str(r["l"])] + [_fmt(r[k]) for k in keys] for r in report["layers"]]

@@ -28,6 +28,7 @@ from .errors import (
     ParameterError,
     QuadratureError,
     SigpropError,
+    UnknownActivationError,
 )
 from .gaussian import (
     cross_moment,
@@ -64,7 +65,7 @@ __all__ = [
     "BUILTIN_NAMES", "Activation", "activation",
     "CriticalPoint", "CriticalRoot", "critical_point", "critical_sigma_w2",
     "ActivationError", "DivergentExpectationError", "DivergentFixedPointError", "FormulaError",
-    "ParameterError", "QuadratureError", "SigpropError",
+    "ParameterError", "QuadratureError", "SigpropError", "UnknownActivationError",
     "cross_moment", "derivative_cross_moment", "derivative_moment", "expectation", "second_moment",
     "second_moment_slope", "smoothed",
     "kernel", "nngp_kernel",

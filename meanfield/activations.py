@@ -18,6 +18,7 @@ straddles it; within 2h of an undeclared kink the derivatives are wrong.
 """
 from __future__ import annotations
 
+import difflib
 import functools
 import math
 import numbers
@@ -30,7 +31,7 @@ import sympy as sp
 from scipy import optimize, special
 
 from . import validation as check
-from .errors import ActivationError, FormulaError
+from .errors import ActivationError, FormulaError, UnknownActivationError
 from .formula import MAX_NODES, SELU_ALPHA, _short, SELU_SCALE, Sigmoid, Softplus, X, parse_formula, tree_size
 from .numeric import ArrayFn, numpy_function
 
@@ -522,7 +523,8 @@ def activation(spec: "str | Activation | Callable", **params) -> Activation:
     Parameters
     ----------
     spec : str, Activation or callable
-        A built-in name (``"tanh"``, ``"leaky_relu"``, ... see :data:`BUILTIN_NAMES`), a formula
+        A built-in name (``"tanh"``, ``"leaky_relu"``, ... see :data:`BUILTIN_NAMES`; case, ``_`` and
+        ``-`` are ignored, so ``"ReLU"``, ``"GELU"`` and ``"LeakyReLU"`` work too), a formula
         such as ``"x*erf(x)"`` or ``"Max(0, x) - 0.1*Max(0, -x)"`` (parsed without eval, see
         :mod:`meanfield.formula`), an existing Activation (returned unchanged), or a vectorized
         Python callable (numeric derivatives; keyword ``kinks=`` lists its non-smooth points and
@@ -537,8 +539,10 @@ def activation(spec: "str | Activation | Callable", **params) -> Activation:
 
     Raises
     ------
+    UnknownActivationError
+        A word that names no built-in (its message and ``suggestions`` hold the closest names).
     ActivationError, FormulaError
-        Unknown names, bad parameters, unsafe or invalid formulas, non-vectorized callables.
+        Bad parameters, unsafe or invalid formulas, non-vectorized callables.
     """
     if isinstance(spec, Activation):
         if params:
@@ -555,17 +559,42 @@ def activation(spec: "str | Activation | Callable", **params) -> Activation:
             f"an activation is a built-in name, a formula in x or a callable; got {type(spec).__name__}"
         )
     key = spec.strip()
-    key = _ALIASES.get(key, key)
-    if key in _BUILTINS:
-        return _builtin(key, params)
+    name = _builtin_name(key)
+    if name is not None:
+        return _builtin(name, params)
     if params:
         raise ActivationError(f"parameters {sorted(params)} given for formula {spec!r}; formulas take none")
     call = key.replace(" ", "")
-    if call.endswith("(x)") and _ALIASES.get(call[:-3], call[:-3]) in _BUILTINS:
-        return _builtin(_ALIASES.get(call[:-3], call[:-3]), {})  # "relu(x)" is the built-in, closed forms included
-    if key.isidentifier() and key != "x":
-        raise FormulaError(
-            f"unknown activation {spec!r}: built-in names are {', '.join(BUILTIN_NAMES)}; "
-            "or write a formula in x such as 'x*erf(x)'"
+    if call.endswith("(x)") and _builtin_name(call[:-3]) is not None:
+        return _builtin(_builtin_name(call[:-3]), {})  # "relu(x)" is the built-in, closed forms included
+    if _looks_like_a_name(key):
+        suggestions = tuple(difflib.get_close_matches(_normalized(key), _NORMALIZED, n=3, cutoff=0.6))
+        suggestions = tuple(dict.fromkeys(_NORMALIZED[s] for s in suggestions))
+        quoted = [repr(s) for s in suggestions]
+        hint = f"did you mean {' or '.join([', '.join(quoted[:-1]), quoted[-1]] if len(quoted) > 1 else quoted)}? " if quoted else ""
+        raise UnknownActivationError(
+            f"unknown activation {spec!r}: {hint}built-in names (any case; '-' or '_' optional) are "
+            f"{', '.join(BUILTIN_NAMES)}; or write a formula in x such as 'x*erf(x)'",
+            name=spec, suggestions=suggestions,
         )
     return _from_formula(spec)
+
+
+def _normalized(name: str) -> str:
+    """A name as looked up: lower case, without '_' and '-' ("LeakyReLU", "leaky-relu" -> "leakyrelu")."""
+    return name.lower().replace("_", "").replace("-", "")
+
+
+#: normalized name -> built-in name (aliases resolved)
+_NORMALIZED = {_normalized(n): _ALIASES.get(n, n) for n in BUILTIN_NAMES}
+
+
+def _builtin_name(text: str) -> str | None:
+    """The built-in that ``text`` names, ignoring case, '_' and '-' (None if none; never the formula "x")."""
+    return _NORMALIZED.get(_normalized(text)) if _looks_like_a_name(text) else None
+
+
+def _looks_like_a_name(text: str) -> bool:
+    """A word such as "ReLU" or "leaky-relu" (not the variable x, not a formula)."""
+    word = text.replace("-", "_")
+    return word.isidentifier() and text.lower() != "x" and not word.startswith("_")

@@ -7,20 +7,22 @@ Subcommands (``meanfield SUBCOMMAND --help`` for details)::
     meanfield maps tanh --sigma-w2 1.5 --sigma-b2 0.05   # q*, chi_1, depth scales, c*, phase
     meanfield phase tanh --out tanh.png                  # phase diagram figure
     meanfield spectrum relu --sigma-w2 2 --sigma-b2 0 --depth 16 --weights gaussian \
-        --monte-carlo 500 --seed 0 --out relu.png        # Jacobian spectrum over a Monte Carlo histogram
+        --mc-width 500 --seed 0 --out relu.png           # Jacobian spectrum over a Monte Carlo histogram
     meanfield isometry tanh --sigma-w2 1.0395211 --sigma-b2 1e-5 --depth 64 [--json]
                                                          # dynamical-isometry verdict
-    meanfield init kumar --activation sigmoid [--depth 10] [--width 256] [--monte-carlo] [--json]
+    meanfield init kumar --activation sigmoid [--depth 10] [--mc-width 256] [--json]
     meanfield init eoi --activation tanh --recipe-param density=0.1 --seed 0
                                                          # an initialization recipe's verdict
     meanfield check weights.npz --activation tanh [--json]   # verdict on saved weights W1..WL, b1..bL
     meanfield sweep --activation tanh relu --sigma-w2 1.5 2 --sigma-b2 0.05 --depth 16 --width 64 128 \
         --networks 100 --seed 0 --store runs/a [--workers 2] [--json]   # Monte Carlo over a grid
 
-This is the only module that does argument parsing and text/JSON formatting; nothing in the
-package imports it.  ``main(argv)`` returns the exit status: 0 on success, 2 on bad arguments or
-an impossible request (every :class:`meanfield.errors.SigpropError`), with one line
-``meanfield: error: ...`` on stderr.  Unexpected exceptions are not caught.
+With :mod:`meanfield.cli_spectra` (``spectrum``, ``isometry``) this is the only place that does argument
+parsing and text/JSON/CSV formatting; nothing in the package imports it.  ``main(argv)`` returns the exit
+status: 0 on success, also where the answer is that a quantity does not exist (``maps relu --sigma-w2 3``:
+q grows without bound; printed as the answer), 2 on bad arguments or an impossible request (every other
+:class:`meanfield.errors.SigpropError`), with one line ``meanfield: error: ...`` on stderr.  Monte Carlo is
+seeded by default (``--seed``, printed with the results).  Unexpected exceptions are not caught.
 """
 from __future__ import annotations
 
@@ -36,10 +38,11 @@ from .cli_support import (
     _JSON_NOTE,
     _UsageError,
     _Parser,
+    _emit_csv,
+    _deprecate,
     _emit_json,
     _fmt,
     _grid,
-    _json_number,
     _new_figure,
     _param,
     _real,
@@ -48,16 +51,36 @@ from .cli_support import (
     _table,
     _variance,
 )
-from .errors import ParameterError
+from .cli_spectra import DEFAULT_SEED, add_spectrum_commands
+from .errors import DivergentFixedPointError, ParameterError
 from .maps import CRITICAL_TOLERANCE, depth_scale_from_rate
 
 __all__ = ["main", "build_parser"]
 
 PROG = "meanfield"
+#: width of the network that ``init`` measures when --mc-width is not given
+DEFAULT_MC_WIDTH = 256
 DEFAULT_SIGMA_B2 = (0.0, 0.01, 0.05, 0.1, 0.2, 0.3)
 DEFAULT_SIGMA_W2_RANGE = ("0.5", "4", "71")
 DEFAULT_SIGMA_B2_RANGE = ("0", "0.5", "51")
-#: |chi_1 - 1| below this counts as the edge of chaos in ``maps``.
+#: why a number of ``critical``, ``maps`` or ``phase`` can be undefined or infinite (JSON: null + reason)
+_CRITICAL_WHY = {
+    "sigma_w2": "no edge of chaos at this sigma_b2 (see the row's reason)",
+    "q_star": "no edge of chaos at this sigma_b2 (see the row's reason)",
+    "q_slope": "no edge of chaos at this sigma_b2 (see the row's reason)",
+    "xi_q": "xi_q = -1/log(q_slope) is infinite where the q-map slope is >= 1 (undefined without an edge)",
+}
+_MAPS_WHY = {
+    "xi_q": "xi_q = -1/log(q_slope) is infinite: the q-map slope at q* is >= 1",
+    "xi_c": "xi_c = -1/log(chi_c) is infinite: chi_c >= 1 (on the edge of chaos or at c* = 1 with chi_1 >= 1)",
+}
+_PHASE_WHY = {
+    "q_star": "infinite where q grows without bound (no finite fixed point from q^1 = 1)",
+    "chi1": "undefined where q has no finite fixed point",
+    "xi_q": "infinite where the q-map slope is >= 1; undefined where q has no finite fixed point",
+    "xi_c": "infinite on the edge of chaos; undefined where q has no finite fixed point",
+    "sigma_w2": "no edge of chaos at this sigma_b2",
+}
 
 def _make_activation(args):
     params = dict(args.param or [])
@@ -80,25 +103,19 @@ def _cmd_critical(args) -> int:
         rows = []
         for b, p in zip(sigma_b2, points):
             rows.append({
-                "sigma_b2": b,
-                "sigma_w2": _json_number(p.sigma_w2),
-                "q_star": _json_number(p.q_star),
-                "q_slope": _json_number(p.q_slope),
-                "xi_q": _json_number(float(depth_scale_from_rate(p.q_slope))),
-                "stable": p.stable,
-                "status": p.status,
+                "sigma_b2": b, "sigma_w2": p.sigma_w2, "q_star": p.q_star, "q_slope": p.q_slope,
+                "xi_q": float(depth_scale_from_rate(p.q_slope)), "stable": p.stable, "status": p.status,
                 "reason": p.reason,
-                "roots": [
-                    {
-                        "sigma_w2": _json_number(r.sigma_w2),
-                        "q_star": _json_number(r.q_star),
-                        "q_slope": _json_number(r.q_slope),
-                        "stable": r.stable,
-                    }
-                    for r in p.roots
-                ],
+                "roots": [{"sigma_w2": r.sigma_w2, "q_star": r.q_star, "q_slope": r.q_slope, "stable": r.stable}
+                          for r in p.roots],
             })
-        _emit_json({"command": "critical", "activation": act.name, "params": dict(act.params), "rows": rows})
+        _emit_json({"command": "critical", "activation": act.name, "params": dict(act.params), "rows": rows},
+                   why=_CRITICAL_WHY)
+        return 0
+    if args.csv:
+        _emit_csv(["sigma_b2", "sigma_w2", "q_star", "q_slope", "xi_q", "stable", "status"],
+                  ([float(b), p.sigma_w2, p.q_star, p.q_slope, float(depth_scale_from_rate(p.q_slope)),
+                    "" if p.stable is None else p.stable, p.status] for b, p in zip(sigma_b2, points)))
         return 0
 
     header = ["sigma_b2", "sigma_w2", "q*", "q_slope", "xi_q", "stable", "status"]
@@ -135,27 +152,21 @@ def _cmd_maps(args) -> int:
     q0 = args.q0
     if q0 <= 0:
         raise ParameterError(f"q0 is the first layer's variance and must be > 0, got {q0!r}")
-    p = propagation(act, sw2, sb2, q0)
+    try:
+        p = propagation(act, sw2, sb2, q0)
+    except DivergentFixedPointError as exc:  # a physics answer: q grows without bound
+        return _maps_divergent(args, act, sw2, sb2, q0, " ".join(str(exc).split()))
+    values = {"q_star": p.q_star, "chi1": p.chi1, "q_slope": p.q_slope, "xi_q": p.xi_q, "chi_c": p.chi_c,
+              "xi_c": p.xi_c, "c_star": p.c_star}
     q, chi, slope, chi_c, c_star = p.q_star, p.chi1, p.q_slope, p.chi_c, p.c_star
-    values = {
-        "q_star": q,
-        "chi1": chi,
-        "q_slope": slope,
-        "xi_q": p.xi_q,
-        "chi_c": chi_c,
-        "xi_c": p.xi_c,
-        "c_star": c_star,
-    }
     phase = p.phase
 
     if args.json:
         payload = {
             "command": "maps", "activation": act.name, "params": dict(act.params),
-            "sigma_w2": sw2, "sigma_b2": sb2, "q0": q0,
+            "sigma_w2": sw2, "sigma_b2": sb2, "q0": q0, **values, "phase": phase,
         }
-        payload.update({k: _json_number(v) for k, v in values.items()})
-        payload["phase"] = phase
-        _emit_json(payload)
+        _emit_json(payload, why=_MAPS_WHY)
         return 0
 
     params = "".join(f", {k}={v:g}" for k, v in act.params.items())
@@ -165,6 +176,29 @@ def _cmd_maps(args) -> int:
         ("xi_q", _fmt(values["xi_q"])), ("chi_c", _fmt(chi_c)), ("xi_c", _fmt(values["xi_c"])),
         ("c*", _fmt(c_star)), ("phase", phase),
     ]
+    width = max(len(k) for k, _ in labels)
+    for key, value in labels:
+        print(f"{key.ljust(width)}  {value}")
+    return 0
+
+
+def _maps_divergent(args, act, sw2: float, sb2: float, q0: float, reason: str) -> int:
+    """The answer of ``maps`` where q has no finite fixed point: q* = inf, the phase "divergent", and for
+    positively homogeneous activations (linear, relu, leaky relu), whose D(q) does not depend on q, chi_1."""
+    from .maps import chi1
+
+    chi = float(chi1(act, sw2, sb2, q=1.0)) if act.family in ("linear", "relu") else float("nan")
+    values = {"q_star": float("inf"), "chi1": chi, "q_slope": float("nan"), "xi_q": float("nan"),
+              "chi_c": float("nan"), "xi_c": float("nan"), "c_star": float("nan")}
+    why = dict.fromkeys(values, "q has no finite fixed point (see reason)")
+    if args.json:
+        _emit_json({"command": "maps", "activation": act.name, "params": dict(act.params), "sigma_w2": sw2,
+                    "sigma_b2": sb2, "q0": q0, **values, "phase": "divergent", "reason": reason}, why=why)
+        return 0
+    params = "".join(f", {k}={v:g}" for k, v in act.params.items())
+    labels = [("activation", act.name + params), ("sigma_w2", _fmt(sw2)), ("sigma_b2", _fmt(sb2)), ("q0", _fmt(q0)),
+              ("q*", "inf (q grows without bound)"), ("chi_1", _fmt(chi) + (" (does not depend on q)" if chi == chi else "")),
+              ("phase", "divergent"), ("reason", reason)]
     width = max(len(k) for k, _ in labels)
     for key, value in labels:
         print(f"{key.ljust(width)}  {value}")
@@ -185,81 +219,42 @@ def _default_sigma_w2_grid(act, sb2: np.ndarray) -> np.ndarray:
 
 def _cmd_phase(args) -> int:
     act = _make_activation(args)
+    if not (args.out or args.json or args.csv):
+        raise _UsageError("give --out FILE.png (the figure), --json or --csv (the grid), or several of them")
     sb2 = _grid("--sigma-b2-range", args.sigma_b2_range)
     if args.sigma_w2_range is None:
         sw2 = _default_sigma_w2_grid(act, sb2)
     else:
         sw2 = _grid("--sigma-w2-range", args.sigma_w2_range)
-    out = args.out
-    fig = _new_figure(out, args.dpi)
+    fig = _new_figure(args.out, args.dpi) if args.out else None
 
     from . import phase_diagram  # provided by meanfield/phase.py
 
     diagram = phase_diagram(act, sw2, sb2)
-    ax = fig.add_subplot()
-    diagram.plot(ax=ax)
-    _save_figure(fig, out, args.dpi)
-    print(f"wrote {out} ({act.name}: {sb2.size} sigma_b2 in [{sb2[0]:g}, {sb2[-1]:g}] x {sw2.size} sigma_w2 "
-          f"in [{sw2[0]:.6g}, {sw2[-1]:.6g}])")
-    return 0
-
-
-def _spectrum_args(args):
-    """(activation, sigma_w2, sigma_b2, depth, weights) of the spectrum/isometry commands, checked."""
-    act = _make_activation(args)
-    sw2 = _variance("sigma_w2", args.sigma_w2)
-    if sw2 <= 0:
-        raise ParameterError(f"sigma_w2 must be > 0 for a Jacobian spectrum, got {sw2!r}")
-    sb2 = _variance("sigma_b2", args.sigma_b2)
-    if args.depth < 1:
-        raise ParameterError(f"--depth is the number of weight layers and must be >= 1, got {args.depth}")
-    if args.monte_carlo is not None and args.monte_carlo < 2:
-        raise ParameterError(f"--monte-carlo is the width of the sampled networks and must be >= 2, got {args.monte_carlo}")
-    if args.networks < 1:
-        raise ParameterError(f"--networks must be >= 1, got {args.networks}")
-    return act, sw2, sb2, args.depth, args.weights
-
-
-def _cmd_spectrum(args) -> int:
-    from .simulate import jacobian_singular_values
-    from .spectra import jacobian_spectrum
-
-    act, sw2, sb2, depth, weights = _spectrum_args(args)
-    out = args.out
-    fig = _new_figure(out, args.dpi)
-    spec = jacobian_spectrum(act, sw2, sb2, depth, weights)
-    samples = None
-    if args.monte_carlo is not None:
-        samples = jacobian_singular_values(
-            act, sw2, sb2, depth, args.monte_carlo, weights, n_networks=args.networks, seed=args.seed
-        )
-    ax = fig.add_subplot()
-    with np.errstate(invalid="ignore"):  # the edge search may take log1p(m < -1) between two atoms
-        spec.plot(ax=ax, samples=None if samples is None else samples.lam)
-        _, top = spec.support()
-    _save_figure(fig, out, args.dpi)
-    mc = ""
-    if samples is not None:
-        mc = f"; Monte Carlo: {args.networks} x width {args.monte_carlo}, seed {args.seed}"
-    print(
-        f"wrote {out} ({act.name}, {weights}, L = {depth}: q* = {_fmt(spec.q, 6)}, E[lambda] = "
-        f"{_fmt(spec.mean(), 6)}, Var[lambda] = {_fmt(spec.var(), 6)}, lambda_max = {_fmt(top, 6)}{mc})"
-    )
-    return 0
-
-
-def _cmd_isometry(args) -> int:
-    from .spectra import isometry
-
-    act, sw2, sb2, depth, weights = _spectrum_args(args)
-    report = isometry(
-        act, sw2, sb2, depth, weights, tolerance=args.tolerance, monte_carlo_width=args.monte_carlo,
-        seed=args.seed, n_networks=args.networks,
-    )
+    grid = f"{act.name}: {sb2.size} sigma_b2 in [{sb2[0]:g}, {sb2[-1]:g}] x {sw2.size} sigma_w2 in [{sw2[0]:.6g}, {sw2[-1]:.6g}]"
+    if fig is not None:
+        diagram.plot(ax=fig.add_subplot())
+        fig.tight_layout()
+        _save_figure(fig, args.out, args.dpi)
+    if args.json or args.csv:
+        names = np.array(["ordered", "critical", "chaotic"], dtype=object)
+        phase = np.where(diagram.diverged, "divergent", names[np.nan_to_num(diagram.phase).astype(int) + 1])
+        fields = {"q_star": diagram.q_star, "chi1": diagram.chi1, "xi_q": diagram.xi_q, "xi_c": diagram.xi_c}
     if args.json:
-        _emit_json({"command": "isometry", **report.to_dict()})
-        return 0
-    print(report.verdict)
+        _emit_json({
+            "command": "phase", "activation": act.name, "params": dict(act.params),
+            "sigma_w2": sw2, "sigma_b2": sb2, "layout": "grids are rows of sigma_b2 by columns of sigma_w2",
+            **fields, "phase": phase,
+            "edge_of_chaos": [{"sigma_b2": b, "sigma_w2": w, "stable": bool(st) if np.isfinite(w) else None}
+                              for b, w, st in zip(sb2, diagram.critical_sigma_w2, diagram.critical_stable)],
+            "figure": args.out,
+        }, why=_PHASE_WHY)
+    elif args.csv:
+        W, B = np.meshgrid(sw2, sb2)
+        _emit_csv(["sigma_b2", "sigma_w2", *fields, "phase"],
+                  zip(B.ravel(), W.ravel(), *(v.ravel() for v in fields.values()), phase.ravel()))
+    else:
+        print(f"wrote {args.out} ({grid})")
     return 0
 
 
@@ -285,15 +280,26 @@ def _cmd_init(args) -> int:
     act = activation(args.activation, **dict(args.param or []))
     recipe = args.recipe.strip().lower().replace("-", "_")
     params = dict(args.recipe_param or [])
+    measured = args.monte_carlo or args.mc_width is not None or recipe in MEASURED_RECIPES
+    width = args.mc_width
+    if args.width is not None:
+        if width is not None:
+            raise _UsageError("give --mc-width only (--width is its deprecated spelling), not both")
+        width = args.width
+        _deprecate(args, "--width N", "--mc-width N (measure a real network of width N)")
+    if args.monte_carlo:
+        _deprecate(args, "--monte-carlo", f"--mc-width N (measure a real network of width N, default {DEFAULT_MC_WIDTH})")
     report = assess(
-        recipe, act, depth=args.depth, sigma_b2=_variance("sigma_b2", args.sigma_b2), width=args.width,
-        shape=args.shape, monte_carlo=bool(args.monte_carlo or recipe in MEASURED_RECIPES), seed=args.seed,
-        **params,
+        recipe, act, depth=args.depth, sigma_b2=_variance("sigma_b2", args.sigma_b2),
+        width=DEFAULT_MC_WIDTH if width is None else width, shape=args.shape,
+        monte_carlo=bool(measured), seed=args.seed, **params,
     )
     if args.json:
-        _emit_json({"command": "init", **report.to_dict()})
+        _emit_json({"command": "init", **report.to_dict(undefined="null")})
         return 0
     print(report)
+    if measured:
+        print(f"(measured network seeded with {args.seed})")
     return 0
 
 
@@ -304,9 +310,10 @@ def _cmd_check(args) -> int:
     act = activation(args.activation, **dict(args.param or []))
     report = assess(weights, act, biases=biases, q0=args.q0, seed=args.seed)
     if args.json:
-        _emit_json({"command": "check", "file": args.file, **report.to_dict(undefined="null")})
+        _emit_json({"command": "check", "file": args.file, "seed": args.seed, **report.to_dict(undefined="null")})
         return 0
     print(report)
+    print(f"(measured input seeded with {args.seed})")
     return 0
 
 
@@ -341,7 +348,10 @@ def _cmd_sweep(args) -> int:
         if executor is not None:
             executor.close()
     if args.json:
-        _emit_json({"command": "sweep", **result.to_dict()})
+        _emit_json({"command": "sweep", **result.to_dict(undefined="null")})
+    elif args.csv:
+        stats = result.statistics()
+        _emit_csv(list(stats), zip(*stats.values()))
     else:
         print(result)
     return 1 if result.errors else 0
@@ -359,28 +369,14 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _spectrum_common(p: argparse.ArgumentParser) -> None:
-    _common(p)
-    p.add_argument("--sigma-w2", metavar="A", type=_real, required=True, help="weight variance > 0")
-    p.add_argument("--sigma-b2", metavar="B", type=_real, required=True, help="bias variance >= 0")
-    p.add_argument("--depth", metavar="L", type=int, required=True, help="number of weight layers >= 1")
-    p.add_argument("--weights", choices=("orthogonal", "gaussian"), default="orthogonal",
-                   help="weight ensemble: Haar orthogonal (W = sigma_w O) or Gaussian N(0, sigma_w^2/N) "
-                   "(default orthogonal)")
-    p.add_argument("--monte-carlo", metavar="WIDTH", type=int,
-                   help="also sample networks of this width (cost ~ L WIDTH^3 per network)")
-    p.add_argument("--networks", metavar="N", type=int, default=1,
-                   help="number of sampled networks for --monte-carlo (default 1)")
-    p.add_argument("--seed", metavar="S", type=int, help="seed of the Monte Carlo (default: unseeded)")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
         description="Mean-field signal propagation in deep random networks at initialization "
         "(infinite width): edge of chaos, q*, chi_1, depth scales, phase diagrams, Jacobian spectra "
         "and dynamical isometry.",
-        epilog="Exit status: 0 on success, 2 on bad arguments (one line on stderr). " + _JSON_NOTE,
+        epilog="Exit status: 0 on success (also when the answer is that a quantity does not exist, e.g. q "
+        "diverges), 2 on bad arguments (one line on stderr). " + _JSON_NOTE,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -398,7 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--sigma-b2", metavar="V", type=_real, nargs="+", action="extend",
         help="bias variance(s) >= 0 (default: " + " ".join(f"{v:g}" for v in DEFAULT_SIGMA_B2) + ")",
     )
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    fmt.add_argument("--csv", action="store_true", help="print the table as CSV")
     p.set_defaults(func=_cmd_critical)
 
     p = sub.add_parser(
@@ -419,11 +417,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "phase", help="save the phase diagram over a (sigma_w^2, sigma_b^2) grid as an image",
-        description="Phase diagram (q*, chi_1, xi_c over a grid of sigma_w^2 and sigma_b^2) saved as "
-        "an image; the format follows the extension of --out (png, pdf, svg, ...).",
+        description="Phase diagram (q*, chi_1, xi_q, xi_c and the phase over a grid of sigma_w^2 and "
+        "sigma_b^2, with the edge of chaos): --out saves the figure (the format follows the extension: png, "
+        "pdf, svg, ...), --json or --csv print the grid.",
+        epilog=_JSON_NOTE,
     )
     _common(p)
-    p.add_argument("--out", metavar="FILE.png", required=True, help="image file to write")
+    p.add_argument("--out", metavar="FILE.png", help="save the figure to this image file")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print the grids as JSON (rows: sigma_b2, columns: sigma_w2)")
+    fmt.add_argument("--csv", action="store_true", help="print the grid as CSV, one row per (sigma_b2, sigma_w2)")
     p.add_argument("--sigma-w2-range", metavar=("LO", "HI", "N"), nargs=3, default=None,
                    help="N evenly spaced sigma_w^2 from LO to HI (default: 71 points from half the smallest to "
                    "1.5 times the largest critical sigma_w^2 on the sigma_b^2 range, so that the edge of chaos "
@@ -433,34 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dpi", type=_real, default=150.0, help="resolution of raster images (default 150)")
     p.set_defaults(func=_cmd_phase)
 
-    p = sub.add_parser(
-        "spectrum", help="save the Jacobian spectrum (free probability, optional Monte Carlo) as an image",
-        description="Density of the eigenvalues lambda of J J^T (squared singular values of the "
-        "input-output Jacobian J = D^L W^L ... D^1 W^1 at q*) by free probability, plotted against "
-        "log10 lambda with its atoms, optionally over a histogram of sampled networks; saved as an "
-        "image whose format follows the extension of --out. Prints q*, E[lambda], Var[lambda] and "
-        "lambda_max. Smooth activations (tanh, erf, formulas) take longer than relu, hardtanh, linear.",
-    )
-    _spectrum_common(p)
-    p.add_argument("--out", metavar="FILE.png", required=True, help="image file to write")
-    p.add_argument("--dpi", type=_real, default=150.0, help="resolution of raster images (default 150)")
-    p.set_defaults(func=_cmd_spectrum)
-
-    p = sub.add_parser(
-        "isometry", help="dynamical-isometry verdict with the numbers behind it",
-        description="Is the network dynamically isometric (every singular value of J near 1)? "
-        "Isometric iff |log E[lambda]| <= 0.1, Var[lambda]/E[lambda]^2 <= 0.25, lambda_max/E[lambda] "
-        "<= 4 and the atom at lambda = 0 has mass <= 1e-3 (Pennington, Schoenholz & Ganguli 2017, "
-        "2018; see meanfield.isometry). Closed-form moments and the support edge, no density; the "
-        "fraction of singular values in [1 - T, 1 + T] is exact for relu/hardtanh/linear and a lower "
-        "bound from the moments for smooth activations (also sampled with --monte-carlo).",
-        epilog=_JSON_NOTE,
-    )
-    _spectrum_common(p)
-    p.add_argument("--tolerance", metavar="T", type=_real, default=0.25,
-                   help="half-width of the band [1 - T, 1 + T] of singular values (default 0.25)")
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
-    p.set_defaults(func=_cmd_isometry)
+    add_spectrum_commands(sub, _ACT_HELP)
 
     p = sub.add_parser(
         "init", help="verdict on an initialization recipe: critical? isometric? (theory and measurement)",
@@ -468,7 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
         "orthogonal, weightnorm, eoi, idinit, looks_linear) for an activation: the effective sigma_w^2 = "
         "fan_in Var(W_ij), q*, chi_1, the phase (critical: |chi_1 - 1| <= "
         f"{CRITICAL_TOLERANCE:g}), the Jacobian spectrum verdict of 'meanfield isometry', and with "
-        "--monte-carlo the same numbers measured on a real network built with the recipe. eoi, idinit "
+        "--mc-width N the same numbers measured on a real network of width N built with the recipe. eoi, idinit "
         "and looks_linear are always measured: their matrices are not iid or Haar, so the measured "
         "Jacobian singular values are the ground truth (see meanfield.init.assess).",
         epilog=_JSON_NOTE,
@@ -486,14 +462,17 @@ def build_parser() -> argparse.ArgumentParser:
         "a, mode, nonlinearity, distribution (he)",
     )
     p.add_argument("--depth", metavar="L", type=int, help="number of weight layers (default 10; 1 with --shape)")
-    p.add_argument("--width", metavar="N", type=int, default=256, help="width of the square layers (default 256)")
+    p.add_argument("--mc-width", metavar="N", type=int,
+                   help="also build and measure a real network of width N with the recipe (eoi, idinit and "
+                   f"looks_linear are always measured, at width N or {DEFAULT_MC_WIDTH})")
     p.add_argument("--shape", metavar=("OUT", "IN"), type=int, nargs=2,
                    help="shape (fan_out, fan_in) of the first layer; later layers are OUT x OUT")
     p.add_argument("--sigma-b2", metavar="B", type=_real, default=0.0, help="bias variance >= 0 (default 0)")
-    p.add_argument("--monte-carlo", action="store_true",
-                   help="also build and measure a real network with the recipe")
-    p.add_argument("--seed", metavar="S", type=int, help="seed of the measured network (default: unseeded)")
+    p.add_argument("--seed", metavar="S", type=int, default=DEFAULT_SEED,
+                   help=f"seed of the measured network (default {DEFAULT_SEED}; printed with the results)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument("--width", metavar="N", type=int, help=argparse.SUPPRESS)  # deprecated: --mc-width
+    p.add_argument("--monte-carlo", action="store_true", help=argparse.SUPPRESS)  # deprecated: --mc-width
     p.set_defaults(func=_cmd_init)
 
     p = sub.add_parser(
@@ -509,7 +488,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--activation", required=True, metavar="ACT", help=_ACT_HELP)
     p.add_argument("--param", metavar="NAME=VALUE", type=_param, action="append", help="activation parameter, repeatable")
     p.add_argument("--q0", metavar="Q", type=_real, help="input second moment |x|^2/n_0 (default: input prepared at q*)")
-    p.add_argument("--seed", metavar="S", type=int, help="seed of the measured input (default: unseeded)")
+    p.add_argument("--seed", metavar="S", type=int, default=DEFAULT_SEED,
+                   help=f"seed of the measured input (default {DEFAULT_SEED}; printed with the results)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=_cmd_check)
 
@@ -537,7 +517,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask scheduler instead (needs sigprop[dask])")
     p.add_argument("--chunk-size", metavar="C", type=int, help="networks per task (default: from a 256 MiB budget)")
     p.add_argument("--progress", action="store_true", help="progress bar over tasks on stderr")
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print JSON instead of text")
+    fmt.add_argument("--csv", action="store_true", help="print the statistics table as CSV (one row per configuration)")
     p.set_defaults(func=_cmd_sweep)
     return parser
 

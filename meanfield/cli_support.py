@@ -7,6 +7,8 @@ it.  Bad arguments and every :class:`meanfield.errors.SigpropError` give exit st
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import math
 import os
@@ -15,12 +17,13 @@ import sys
 import numpy as np
 
 from .activations import BUILTIN_NAMES
-from .errors import ParameterError, SigpropError
+from .errors import DivergentExpectationError, DivergentFixedPointError, ParameterError, SigpropError
+from .jsonable import json_ready
 
 _JSON_NOTE = (
-    "JSON output: every number is a JSON number, except non-finite values, which are the strings "
-    '"inf", "-inf" and "nan" (float() of the string gives the value back; "nan" means that no '
-    "such value exists, e.g. no critical point)."
+    "JSON output (on stdout): every number is a JSON number; a value that is undefined or infinite (no "
+    "critical point, an infinite depth scale, q without a finite fixed point) is null, and the key "
+    '"undefined" maps its field to the reason.'
 )
 _ACT_HELP = (
     "activation: a built-in name (" + ", ".join(BUILTIN_NAMES) + ") or a formula in x such as "
@@ -107,21 +110,49 @@ def _fmt(value, digits: int = 12) -> str:
     return f"{value:.{digits}g}"
 
 
-def _json_number(value):
-    value = float(value)
-    if math.isfinite(value):
-        return value
-    return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-
-
 def _table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header, *rows]]
     return "\n".join(lines)
 
 
-def _emit_json(payload: dict) -> None:
-    print(json.dumps(payload, indent=2, allow_nan=False))
+def _emit_json(payload: dict, why: dict | None = None) -> None:
+    """Print ``payload`` as JSON: numbers as numbers, non-finite ones null with the reason (``why``: reasons
+    by field name) under "undefined"."""
+    print(json.dumps(json_ready(payload, "null", why), indent=2, allow_nan=False))
+
+
+def _emit_csv(header: list[str], rows) -> None:
+    """Print a table as CSV: floats at full precision (repr), non-finite ones as empty cells."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([
+            (repr(float(v)) if math.isfinite(v) else "") if isinstance(v, (float, np.floating)) else v for v in row
+        ])
+    sys.stdout.write(buffer.getvalue())
+
+
+def _resolve_alias(args, old: str, new: str) -> str:
+    """A deprecated spelling (``--old``, dest ``old``) of an option (``--new``, dest ``new``): its value moves
+    to ``new`` and a deprecation message waits in ``args.deprecated`` (printed on stderr after the command
+    succeeded); both at once is a usage error.  Returns the flag as the user spelled it, for messages."""
+    old_flag, new_flag = "--" + old.replace("_", "-"), "--" + new.replace("_", "-")
+    value = getattr(args, old)
+    if value is None or value is False:
+        return new_flag
+    if getattr(args, new) is not None:
+        raise _UsageError(f"give {new_flag} only ({old_flag} is its deprecated spelling), not both")
+    setattr(args, new, value)
+    _deprecate(args, old_flag, new_flag)
+    return old_flag
+
+
+def _deprecate(args, old_flag: str, new_flag: str) -> None:
+    """Queue the message that ``old_flag`` is deprecated in favour of ``new_flag``."""
+    args.deprecated = [*getattr(args, "deprecated", []),
+                       f"{old_flag} is deprecated and will be removed in the next release; use {new_flag}"]
 
 
 _MAX_DPI = 2400  # a 6.4 x 4.8 inch figure stays below matplotlib's 2^16 pixels per side
@@ -178,6 +209,23 @@ def _run(parser: argparse.ArgumentParser, argv, prog: str) -> int:
     except SystemExit as exc:  # --help, --version
         return exc.code if isinstance(exc.code, int) else 0
     try:
-        return args.func(args)
+        code = args.func(args)
+        for message in getattr(args, "deprecated", []):
+            print(f"{prog}: warning: {message}", file=sys.stderr)
+        return code
+    except (DivergentFixedPointError, DivergentExpectationError) as exc:
+        return _no_finite_answer(args, prog, exc)
     except (_UsageError, SigpropError) as exc:
         return fail(exc)
+
+
+def _no_finite_answer(args, prog: str, exc: Exception) -> int:
+    """A physics answer, not a usage error: the quantity asked for does not exist (q grows without bound,
+    a Gaussian expectation diverges).  Printed (as JSON with --json) with exit status 0."""
+    reason = " ".join(str(exc).split())
+    if getattr(args, "json", False):
+        _emit_json({"command": args.command, "result": float("inf"), "reason": reason},
+                   why={"result": "no finite answer (see reason)"})
+    else:
+        print(f"{prog} {args.command}: no finite answer: {reason}")
+    return 0

@@ -8,6 +8,7 @@ __all__ = [
     "SigpropError",
     "ActivationError",
     "FormulaError",
+    "UnknownActivationError",
     "ParameterError",
     "DivergentExpectationError",
     "QuadratureError",
@@ -25,6 +26,23 @@ class ActivationError(SigpropError):
 
 class FormulaError(ActivationError):
     """A user formula that is not a whitelisted expression in ``x``."""
+
+
+class UnknownActivationError(FormulaError):
+    """A name that is neither a built-in activation nor a formula in ``x`` (e.g. ``"tanhh"``).
+
+    Attributes
+    ----------
+    name : str
+        The name as given.
+    suggestions : tuple of str
+        The closest built-in names (difflib), best first; empty when none is close.
+    """
+
+    def __init__(self, message: str, name: str = "", suggestions: tuple = ()):
+        super().__init__(message)
+        self.name = name
+        self.suggestions = tuple(suggestions)
 
 
 class ParameterError(SigpropError):

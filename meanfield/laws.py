@@ -115,6 +115,16 @@ def newton_bisect(F, dF, target, lo, hi, v0, rtol: float = 1e-13) -> np.ndarray:
     return out
 
 
+def _quad(f, a: float, b: float, rtol: float) -> float:
+    """scipy.integrate.quad of f on [a, b] to relative ``rtol``; a QuadratureError where it does not converge."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", integrate.IntegrationWarning)
+        try:
+            return integrate.quad(f, a, b, epsabs=1e-300, epsrel=rtol, limit=200)[0]
+        except integrate.IntegrationWarning as exc:
+            raise QuadratureError(f"expect: quadrature on [{a!r}, {b!r}] did not converge ({exc})") from None
+
+
 class Law:
     """Base class of sigprop's laws of one real random variable (see the module docstring)."""
 
@@ -221,6 +231,12 @@ class Law:
         m = self._moment(1)
         with np.errstate(over="ignore", invalid="ignore"):
             return float(sum(math.comb(k, i) * self._moment(i) * (-m) ** (k - i) for i in range(k + 1)))
+
+    def _expect_continuous(self, func, points: np.ndarray) -> float:
+        """The integral of func(x) pdf(x) from points[0] to points[-1], by scipy.integrate.quad (relative
+        1e-10) on each interval between consecutive ``points`` (quantiles, atoms, the bounds)."""
+        pdf = lambda t: float(func(t)) * float(self._pdf(np.array([t]))[0])  # noqa: E731
+        return sum(_quad(pdf, x0, x1, 1e-10) for x0, x1 in zip(points[:-1], points[1:]))
 
     def _rvs(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return self._ppf(rng.random(n))
@@ -357,17 +373,7 @@ class Law:
         total = sum(m * float(func(loc)) for loc, m in self.atoms if a <= loc <= b)
         points = np.concatenate([self._ppf(_EXPECT_LEVELS), [loc for loc, _ in self.atoms], [a, b]])
         points = np.unique(np.clip(points[~np.isnan(points)], a, b))
-        pdf = lambda t: float(func(t)) * float(self._pdf(np.array([t]))[0])  # noqa: E731
-        error = 0.0
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", integrate.IntegrationWarning)
-            for x0, x1 in zip(points[:-1], points[1:]):
-                try:
-                    val, err = integrate.quad(pdf, x0, x1, epsabs=1e-300, epsrel=1e-10, limit=200)
-                except integrate.IntegrationWarning as exc:
-                    raise QuadratureError(f"expect: quadrature on [{x0!r}, {x1!r}] did not converge ({exc})") from None
-                total += val
-                error += err
+        total += self._expect_continuous(func, points)
         if conditional:
             mass = float(self._cdf(np.array([b]))[0]) - (float(self._cdf(np.array([a]))[0]) if a > -np.inf else 0.0)
             mass += sum(m for loc, m in self.atoms if loc == a)

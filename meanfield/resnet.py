@@ -465,11 +465,13 @@ class GrowthSamples:
     def jacobian_se(self) -> np.ndarray:
         return _se(self.jacobian)
 
-    def plot(self, ax=None, quantity: str = "norm2", label: str | None = None, color=None):
+    def plot(self, ax=None, quantity: str = "norm2", label: str | None = None, color=None, **kwargs):
         """Theory (line) over Monte Carlo (mean +- 2 SE) against depth; returns the Axes.
 
         ``quantity`` is "norm2" (|x|^2 / |x_0|^2) or "jacobian" (|J v|^2 / |v|^2).  The y axis is
-        logarithmic when the values span more than a factor 100.
+        logarithmic when the values span more than a factor 100.  ``label`` and ``color`` name and colour
+        both; other ``kwargs`` (linestyle, lw, ...) go to the theory line's ``Axes.plot``.  The legend sits
+        in the upper corner the curve does not reach.
         """
         if quantity not in ("norm2", "jacobian"):
             raise ParameterError(f"quantity must be 'norm2' or 'jacobian', got {quantity!r}")
@@ -480,7 +482,7 @@ class GrowthSamples:
         mean, se = getattr(self, f"{quantity}_mean"), getattr(self, f"{quantity}_se")
         steps = np.arange(theory.size)
         label = label or self.network.label
-        line = ax.plot(steps, theory, "-", color=color, label=f"{label}: mean field")[0]
+        line = ax.plot(steps, theory, **({"color": color, "label": f"{label}: mean field"} | kwargs))[0]
         ax.errorbar(steps, mean, yerr=2 * np.nan_to_num(se), fmt="o", ms=3, color=line.get_color(),
                     label=f"{label}: Monte Carlo ({self.n_networks} nets, {_width_text(self.network)})")
         values = np.concatenate([theory, mean])
@@ -489,7 +491,7 @@ class GrowthSamples:
             ax.set_yscale("log")
         ax.set_xlabel("block b" if self.network.residual else "layer l")
         ax.set_ylabel(r"$|x|^2/|x_0|^2$" if quantity == "norm2" else r"$|J v|^2/|v|^2$")
-        ax.legend(fontsize="small")
+        ax.legend(fontsize="small", loc="upper left" if theory[-1] >= theory[0] else "upper right")
         return ax
 
 

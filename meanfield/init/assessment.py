@@ -133,7 +133,7 @@ class InitAssessment:
         if self.isometry is not None:
             out["isometry"] = self.isometry.to_dict()
             out["isometry"].pop("verdict", None)
-        return jsonable(out, undefined, self.notes)
+        return jsonable(out, undefined)
 
 
 @dataclass

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from ..errors import ParameterError
+from ..jsonable import json_ready
 from ..spectra.isometry import _g as _g_isometry
 
 __all__ = ["format_assessment", "jsonable"]
@@ -43,44 +43,10 @@ def _pm(value, se, digits=6) -> str:
     return _g(value, digits) + (f" +- {_g(se, 2)}" if se and math.isfinite(se) and se > 0 else "")
 
 
-def jsonable(value, undefined: str = "string", notes=(), path: str = "", reasons: dict | None = None):
-    """``value`` (dicts, lists, tuples, numpy arrays and scalars) as JSON-ready data."""
-    if undefined not in ("string", "null"):
-        raise ParameterError(f"undefined must be 'string' or 'null', got {undefined!r}")
-    top = reasons is None
-    reasons = {} if top else reasons
-
-    def walk(v, where):
-        if isinstance(v, dict):
-            return {str(k): walk(x, f"{where}.{k}" if where else str(k)) for k, x in v.items()}
-        if isinstance(v, np.ndarray):
-            v = v.tolist()
-        if isinstance(v, (list, tuple)):
-            # layers are named by their number (from 1), other list entries by position: a[0]
-            return [walk(x, f"{where}[layer {x['index']}]" if isinstance(x, dict) and "index" in x else f"{where}[{i}]")
-                    for i, x in enumerate(v)]
-        if isinstance(v, (bool, np.bool_)):
-            return bool(v)
-        if isinstance(v, (int, np.integer)):
-            return int(v)
-        if isinstance(v, (float, np.floating)):
-            f = float(v)
-            if math.isfinite(f):
-                return f
-            if undefined == "string":
-                return "nan" if math.isnan(f) else ("inf" if f > 0 else "-inf")
-            leaf = where.rsplit(".", 1)[-1].split("[")[0]
-            kind = "not a number" if math.isnan(f) else ("+infinity" if f > 0 else "-infinity")
-            reasons[where] = f"{kind}: {_REASONS.get(leaf, 'not defined for this network (see the notes)')}"
-            return None
-        if v is None or isinstance(v, str):
-            return v
-        return str(v)
-
-    out = walk(value, path)
-    if top and undefined == "null" and isinstance(out, dict):
-        out["undefined"] = reasons
-    return out
+def jsonable(value, undefined: str = "string"):
+    """``value`` (dicts, lists, tuples, numpy arrays and scalars) as JSON-ready data, the reasons of
+    undefined fields from the table above (:func:`meanfield.jsonable.json_ready`)."""
+    return json_ready(value, undefined, why=_REASONS, default="not defined for this network (see the notes)")
 
 
 def _layer_table(layers) -> list[str]:

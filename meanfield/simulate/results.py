@@ -15,9 +15,18 @@ import numpy as np
 
 from ..errors import ParameterError, SigpropError
 from .quantities import SweepQuantity
-from .store import SweepStore, _json_safe
+from ..jsonable import json_ready
+from .store import SweepStore
 
 __all__ = ["SweepResult", "Throughput", "Table"]
+
+#: why a sweep's number can be undefined, by field
+_UNDEFINED = {
+    "efficiency": "no wall time was measured",
+    "networks_per_second": "no wall time was measured",
+    "gflop_per_second": "no wall time was measured",
+}
+_UNDEFINED_DEFAULT = "no value: a standard error of fewer than two networks, no theory, or a failed configuration"
 
 #: configuration columns of the tables
 CONFIG_COLUMNS = ("activation", "sigma_w2", "sigma_b2", "depth", "width", "weights")
@@ -252,10 +261,14 @@ class SweepResult:
             table[key], table[key + "_se"], table[key + "_theory"] = mean, se, theory
         return table
 
-    def to_dict(self) -> dict:
-        """A JSON-able summary: the run, the statistics table as a list of rows, errors, throughput."""
+    def to_dict(self, undefined: str = "string") -> dict:
+        """A JSON-able summary: the run, the statistics table as a list of rows, errors, throughput.
+
+        ``undefined``: non-finite numbers (a standard error of one network, a configuration that failed)
+        as the strings "nan", "inf" ("string") or as null with the reasons under "undefined" ("null");
+        see :func:`meanfield.jsonable.json_ready`."""
         stats = self.statistics()
-        return _json_safe({
+        return json_ready({
             "quantity": self.quantity.name,
             "seed": {"entropy": self.seed.entropy, "spawn_key": list(self.seed.spawn_key)},
             "n_networks": self.n_networks,
@@ -264,7 +277,7 @@ class SweepResult:
             "statistics": [{k: stats[k][r] for k in stats} for r in range(stats.n_rows)],
             "errors": {str(i): msg for i, msg in sorted(self.errors.items())},
             "throughput": None if self.throughput is None else self.throughput.to_dict(),
-        })
+        }, undefined, why=_UNDEFINED, default=_UNDEFINED_DEFAULT)
 
     def __str__(self) -> str:
         stats = self.statistics()

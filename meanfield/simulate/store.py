@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ParameterError
+from ..jsonable import json_ready
 
 __all__ = ["SweepStore"]
 
@@ -136,7 +137,7 @@ class SweepStore:
     # -- files ------------------------------------------------------------------------------------
     def write_json(self, name: str, payload: dict) -> None:
         """Write a JSON file of the store atomically (NaN and infinities as the strings "nan", "inf")."""
-        text = json.dumps(_json_safe(payload), indent=1, sort_keys=True, allow_nan=False)
+        text = json.dumps(json_ready(payload, "string"), indent=1, sort_keys=True, allow_nan=False)
         with _AtomicFile(self.path / name) as handle:
             handle.write(text.encode())
 
@@ -165,24 +166,6 @@ class _AtomicFile:
             if os.path.exists(self.tmp):
                 os.unlink(self.tmp)
         return False
-
-
-def _json_safe(value):
-    """Nested dicts, lists, numpy scalars and arrays as JSON values; non-finite floats as strings."""
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        if np.isfinite(value):
-            return value
-        return "nan" if np.isnan(value) else ("inf" if value > 0 else "-inf")
-    return value
 
 
 def _short(value) -> str:

@@ -134,23 +134,33 @@ class DerivativeLaw:
     def _piece_mass(self) -> np.ndarray:
         return _gaussian_mass(self._lo, self._hi)
 
-    def cdf(self, y) -> np.ndarray:
-        """P(d <= y), atoms included (vectorized)."""
+    def _mass(self, y, upper: bool) -> np.ndarray:
+        """P(d <= y), or P(d > y) if ``upper``, each summed from its own side (no 1 - cdf cancellation)."""
         y = np.asarray(check.real_array("y", y), dtype=float)
         flat = y.ravel()
         out = np.zeros(flat.shape)
         for v, m in self.atoms:
-            out += np.where(flat >= v, m, 0.0)
+            out += np.where(flat < v, m, 0.0) if upper else np.where(flat >= v, m, 0.0)
         roots, inside = self._roots(flat)
-        top = np.maximum(self._d_lo, self._d_hi)
-        full = flat[:, None] >= top  # the whole piece lies below y
-        part = np.where(
-            self._rising,
-            _gaussian_mass(self._lo, np.where(inside, roots, self._lo)),
-            _gaussian_mass(np.where(inside, roots, self._hi), self._hi),
-        )
+        g = np.where(inside, roots, np.where(self._rising, self._lo, self._hi))
+        # the part of each monotone piece where d <= y (below) or d > y (above)
+        low_part = np.where(self._rising, _gaussian_mass(self._lo, g), _gaussian_mass(g, self._hi))
+        high_part = np.where(self._rising, _gaussian_mass(g, self._hi), _gaussian_mass(self._lo, g))
+        if upper:
+            full = flat[:, None] < np.minimum(self._d_lo, self._d_hi)  # the whole piece lies above y
+        else:
+            full = flat[:, None] >= np.maximum(self._d_lo, self._d_hi)  # the whole piece lies below y
+        part = high_part if upper else low_part
         out += np.sum(np.where(full, self._piece_mass, np.where(inside, part, 0.0)), axis=1)
         return np.clip(out, 0.0, 1.0).reshape(y.shape)
+
+    def cdf(self, y) -> np.ndarray:
+        """P(d <= y), atoms included (vectorized)."""
+        return self._mass(y, upper=False)
+
+    def sf(self, y) -> np.ndarray:
+        """P(d > y), atoms included (vectorized; accurate in the upper tail)."""
+        return self._mass(y, upper=True)
 
     def pdf(self, y) -> np.ndarray:
         """Density of the continuous part of d, sum over the roots of varphi(g*)/|d'(g*)|."""

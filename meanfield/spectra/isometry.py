@@ -67,6 +67,7 @@ from .. import validation as check
 from ..activations import activation
 from ..criticality import critical_point
 from ..errors import DivergentFixedPointError, ParameterError
+from ..jsonable import json_ready
 from ..maps import chi1 as _chi1
 from ..maps import fixed_point
 from ..simulate.jacobians import jacobian_singular_values
@@ -194,28 +195,23 @@ class IsometryReport:
     def __str__(self) -> str:
         return self.verdict
 
-    def to_dict(self) -> dict:
-        """Plain JSON-ready dict; non-finite numbers become the strings "inf", "-inf", "nan"."""
-        return _jsonable(asdict(self))
+    def to_dict(self, undefined: str = "string") -> dict:
+        """Plain JSON-ready dict.  ``undefined="string"``: non-finite numbers as the strings "inf", "-inf",
+        "nan"; ``"null"``: as null, with the reasons under the key "undefined" (field path -> why); see
+        :func:`meanfield.jsonable.json_ready`."""
+        return json_ready(asdict(self), undefined, why=_UNDEFINED)
 
 
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        v = float(value)
-        if math.isfinite(v):
-            return v
-        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
-    if value is None or isinstance(value, str):
-        return value
-    return str(value)
+#: why a field of the report can be non-finite
+_UNDEFINED = {
+    "max_isometric_depth": "unbounded: the normalised variance does not grow with depth",
+    "log_mean": "E[lambda] is 0 or beyond double precision",
+    "mean": "beyond double precision",
+    "var": "beyond double precision",
+    "lambda_max": "beyond double precision",
+    "edge_ratio": "E[lambda] is 0 or beyond double precision",
+    "value": "the criterion's number is undefined here (e.g. a zero Jacobian)",
+}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -276,8 +272,9 @@ def _criteria(log_mean, normalised_var, edge_ratio, zero_atom, mean_tol, spread_
     )
 
 
-def _monte_carlo(act, sw2, sb2, depth, weights, width, n_networks, seed, q0, band, theory, thresholds):
-    samples = jacobian_singular_values(act, sw2, sb2, depth, width, weights, n_networks=n_networks, seed=seed, q0=q0)
+def _monte_carlo(act, sw2, sb2, depth, weights, width, n_networks, seed, q0, band, theory, thresholds, progress):
+    samples = jacobian_singular_values(act, sw2, sb2, depth, width, weights, n_networks=n_networks, seed=seed, q0=q0,
+                                       progress=progress)
     log_lam = samples.log_lam
     finite = log_lam[np.isfinite(log_lam)]
     shift = float(finite.max()) if finite.size else 0.0
@@ -458,6 +455,7 @@ def isometry(
     spread_threshold=SPREAD_THRESHOLD,
     edge_ratio=EDGE_RATIO,
     atom_tolerance=ATOM_TOLERANCE,
+    progress=False,
 ) -> IsometryReport:
     """Dynamical-isometry report for a depth-``depth`` network, at its fixed point or along its trajectory.
 
@@ -485,6 +483,8 @@ def isometry(
         Networks sampled for the Monte Carlo.
     mean_tolerance, spread_threshold, edge_ratio, atom_tolerance : float
         Thresholds of the decision rule (module docstring).
+    progress : bool
+        A progress bar over the layers of the Monte Carlo (tqdm, on standard error).
 
     Returns
     -------
@@ -572,7 +572,7 @@ def isometry(
     if monte_carlo_width is not None:
         mc = _monte_carlo(
             act, sw2, sb2, L, weights, monte_carlo_width, n_networks, seed, q0,
-            band, (mean, var, lambda_max, isometric), thresholds,
+            band, (mean, var, lambda_max, isometric), thresholds, progress,
         )
 
     kind = "fixed point" if q0 is None else "trajectory"

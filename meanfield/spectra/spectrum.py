@@ -23,7 +23,12 @@ pre-activation at q*, lambda = eigenvalue of J J^T (a squared singular value), m
   and the panels agree with adaptive quadrature of the density to ~1e-8 (silu, gelu, x erf x);
 - ``mean``, ``var``, ``moment(k)``: closed forms from the S-transform series;
 - ``support()``: (0, lambda_max) with lambda_max the largest point of the support, atoms included;
-- ``ppf`` (the smallest lambda with cdf >= p, atoms included) and ``rvs`` by inversion.
+- ``ppf`` (the smallest lambda with cdf >= p, atoms included), ``isf`` (the smallest lambda with sf <= q,
+  solved on the survival function itself, accurate near the top edge) and ``rvs`` by inversion;
+- a law of lambda with scipy.stats' method names (:class:`meanfield.laws.Law`): ``logpdf``, ``logcdf``,
+  ``sf``, ``logsf``, ``median``, ``interval``, ``stats``, ``skew``, ``kurtosis`` (Fisher by default),
+  ``expect`` and ``rvs(size, random_state=...)`` are derived from the above; ``sf`` is the continuous mass
+  above lambda read off the same panels (no 1 - cdf cancellation near the top edge).
 """
 from __future__ import annotations
 
@@ -36,6 +41,7 @@ from scipy.optimize.elementwise import find_root
 from .. import validation as check
 from ..activations import activation
 from ..errors import DivergentFixedPointError, ParameterError
+from ..laws import Law, _quad
 from ..maps import fixed_point
 from .derivative_law import derivative_law
 from ..trajectory import layer_parameters, trajectory
@@ -50,10 +56,15 @@ _FLOOR = 1e-30  # relative to lambda_max (the float64 resolution of a sampled pr
 _SPLIT = 0.02
 _PANEL_NODES = 8
 _TOP_PANELS, _LOW_PANELS = 40, 56
+_BELOW_FLOOR = 1e-6  # continuous mass below the floor that the panels determine (their error: ~1e-10)
 
 
-class JacobianSpectrum:
-    """Spectrum of J J^T at depth L (free probability).  See the module docstring.
+class JacobianSpectrum(Law):
+    """Spectrum of J J^T at depth L (free probability), a law of lambda.  See the module docstring.
+
+    The law answers scipy.stats' questions (:class:`meanfield.laws.Law`): ``pdf`` is the density of the
+    absolutely continuous part, ``cdf`` and ``sf`` count the atoms, listed in ``atoms`` (``atom``: the mass
+    at 0); moments come from the S-transform series, up to order 8.
 
     ``kind`` says which spectrum this is: "fixed point" (every layer at q*: the deep limit, or at the one
     variance ``q`` given), "trajectory" (layer l at q^l from the input's q0, with per-layer variances,
@@ -214,20 +225,13 @@ class JacobianSpectrum:
             return spectrum_moments(self.law, self.sigma_w2, self.depth, self.weights, k_max=8)
         return layered_moments(self._layers, (self.widths or [1])[-1], k_max=8)
 
-    def moment(self, k: int) -> float:
-        """E[lambda^k] (atoms included), k = 1..8, from the S-transform series."""
-        k = check.positive_int("k", k)
+    def _moment(self, k: int) -> float:
+        """E[lambda^k] (atoms included), k = 0..8, from the S-transform series (E[lambda] = chi_1^L)."""
+        if k == 0:
+            return 1.0
         if k > len(self._moments):
-            raise ParameterError(f"moment order must be between 1 and {len(self._moments)}, got {k}")
+            raise ParameterError(f"moment order must be between 0 and {len(self._moments)}, got {k}")
         return float(self._moments[k - 1])
-
-    def mean(self) -> float:
-        """E[lambda] = chi_1^L."""
-        return self.moment(1)
-
-    def var(self) -> float:
-        """Var[lambda] = chi_1^(2L) L (mu_2/mu_1^2 - 1 - s_1) (+ higher orders), from the series."""
-        return self.moment(2) - self.moment(1) ** 2
 
     @cached_property
     def atoms(self) -> list[tuple[float, float]]:
@@ -290,18 +294,29 @@ class JacobianSpectrum:
         return 0.0, self._top
 
     # ---- density ---------------------------------------------------------------------------------
-    def _continuous_mass(self) -> float:
-        return 1.0 - sum(m for _, m in self.atoms)
+    def _pdf(self, flat: np.ndarray) -> np.ndarray:
+        """Density of the absolutely continuous part of the law of lambda (flat array); below the cdf's floor
+        (1e-30 lambda_max) the power law that the cdf follows there."""
+        out = self._solved_pdf(flat)
+        if self._one_layer is not None or self.continuous_mass <= 1e-15:
+            return out
+        # the panels (built once, on demand) know where the floor is
+        table = self._cdf_table if np.any((flat > 0) & (flat < _FLOOR * self._density_top)) or "_cdf_table" in \
+            self.__dict__ else None
+        if table is not None:
+            floor, under, beta = table[3:]
+            tiny = (flat > 0) & (flat < floor)
+            out[tiny] = under * beta * flat[tiny] ** (beta - 1) / floor**beta
+        return out
 
-    def pdf(self, lam) -> np.ndarray:
-        """Density of the absolutely continuous part of the law of lambda (vectorized)."""
-        lam = np.asarray(check.real_array("lam", lam), dtype=float)
+    def _solved_pdf(self, flat: np.ndarray) -> np.ndarray:
+        """The density from the exact one-layer law or the free-probability solver."""
         self._check_scale()
-        if self._continuous_mass() <= 1e-15:
-            return np.zeros(lam.shape)
+        if self.continuous_mass <= 1e-15:
+            return np.zeros(flat.shape)
         if self._one_layer is not None:
-            return self._one_layer.pdf(lam / self.sigma_w2) / self.sigma_w2
-        return self._free_pdf(lam.ravel()).reshape(lam.shape)
+            return self._one_layer.pdf(flat / self.sigma_w2) / self.sigma_w2
+        return self._free_pdf(flat)
 
     def _free_pdf(self, flat: np.ndarray) -> np.ndarray:
         """-Im G(lambda + i0)/pi from the free-probability solver, atoms' poles subtracted (1-D)."""
@@ -344,7 +359,7 @@ class JacobianSpectrum:
         root variable ends at the top of the continuous part (an inverse-square-root edge there), not at
         an atom above it."""
         hi = self._density_top
-        if not np.isfinite(hi) or self._continuous_mass() <= 1e-15:
+        if not np.isfinite(hi) or self.continuous_mass <= 1e-15:
             return None
         xs = _SPLIT * hi
         t, w = legendre.leggauss(_PANEL_NODES)
@@ -364,15 +379,46 @@ class JacobianSpectrum:
                 x, dx = np.exp(v), np.exp(v)
             else:
                 x, dx = hi - (hi - xs) * (1 - v) ** 2, 2 * (hi - xs) * (1 - v)
-            f = self.pdf(x.ravel()).reshape(x.shape) * dx
-            if kind == "log" and not np.all(np.isfinite(f)):
-                # the solver gave up at some tiny lambda (far below anything a float64 product resolves): the
-                # panels start above the highest failure and the power law takes over below
-                keep = np.arange(f.shape[0]) > np.max(np.nonzero(~np.all(np.isfinite(f), axis=1))[0])
+            f = self._solved_pdf(x.ravel()).reshape(x.shape) * dx
+            lost = ~np.all(np.isfinite(f), axis=1)
+            if kind == "log":
+                # a panel where the density vanishes although it is positive further down: the solver lost
+                # the branch there (layers that differ, far below anything a float64 product resolves)
+                positive_below = np.concatenate([[False], np.cumsum(np.any(f > 0, axis=1))[:-1] > 0])
+                lost |= np.any(f == 0, axis=1) & positive_below
+            if kind == "log" and np.any(lost):
+                # the solver gave up at some tiny lambda: the panels start above the highest failure and the
+                # power law takes over below
+                keep = np.arange(f.shape[0]) > np.max(np.nonzero(lost)[0])
                 edges, half, f = edges[np.concatenate([[False], keep]) | np.concatenate([keep, [False]])], half[keep], f[keep]
             coef = np.array([legendre.legfit(t, row, _PANEL_NODES - 1) for row in f])
-            pieces.append((kind, edges, half, coef, (f * w).sum(axis=1) * half))
-        return hi, xs, pieces, float(np.exp(pieces[0][1][0]))
+            pieces.append([kind, edges, half, coef, (f * w).sum(axis=1) * half])
+        floor = float(np.exp(pieces[0][1][0]))
+        below, beta, scale = self._floor_law(floor, sum(piece[4].sum() for piece in pieces))
+        for piece in pieces:
+            piece[3], piece[4] = piece[3] * scale, piece[4] * scale
+        return hi, xs, pieces, floor, below, beta
+
+    def _floor_law(self, floor: float, panels: float) -> tuple[float, float, float]:
+        """(mass below the floor, beta, scale of the panels) for F(lambda) = F(f) (lambda/f)^beta below the
+        floor f.  Where the panels leave at least _BELOW_FLOOR of the continuous mass below f, that remainder
+        is F(f) and beta matches the density f rho(f) (beta = 1/L for relu-like spectra, rho ~
+        lambda^(1/L - 1)).  Where they leave less (or more than all), the remainder is the panels' own error
+        (~1e-10): beta is then the log-slope of the density, 1 + log10(rho(10 f)/rho(f)), F(f) = f rho(f)/beta,
+        and the panels are scaled to hold the rest, so that the cdf stays relatively accurate far below
+        the panels' error and sums to the continuous mass."""
+        mass = self.continuous_mass
+        density = self._solved_pdf(np.array([floor, 10 * floor])) * np.array([floor, 10 * floor])
+        if mass - panels >= _BELOW_FLOOR:
+            below = mass - panels
+            beta = density[0] / below if density[0] > 0 else 1.0 / self.depth
+            return below, min(max(beta, 1e-3), 1.0), 1.0
+        if density[0] > 0 and density[1] > 0 and np.all(np.isfinite(density)):
+            beta = min(max(float(np.log10(density[1] / density[0])), 1e-3), 1.0)  # f rho(f) ~ f^beta
+            below = min(density[0] / beta, _BELOW_FLOOR)
+        else:
+            beta, below = 1.0 / self.depth, 0.0
+        return below, beta, (mass - below) / panels
 
     @cached_property
     def _singular_points(self) -> list[float]:
@@ -383,87 +429,121 @@ class JacobianSpectrum:
         points = [(self.sigma_w2 * v) ** self.depth for v, _ in self.law.atoms if v > 0]
         return [x for x in points if x < self._top * (1 - 1e-9)]  # the top edge has its own variable
 
-    def cdf(self, lam) -> np.ndarray:
-        """P(lambda <= lam), atoms included; continuous part integrated from the top edge."""
-        self._check_scale()
-        if self._one_layer is not None:
-            return self._one_layer.cdf(np.asarray(check.real_array("lam", lam), dtype=float) / self.sigma_w2)
-        lam = np.asarray(check.real_array("lam", lam), dtype=float)
-        flat = lam.ravel()
-        out = np.zeros(flat.shape)
-        for loc, mass in self.atoms:
-            out += np.where(flat >= loc, mass, 0.0)
+    def _continuous_split(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(continuous mass at or below, continuous mass above) each point, each summed from its own end of
+        the panels (mass below from 0 where lambda < 0.02 lambda_max, mass above from the top edge otherwise),
+        so that both stay relatively accurate in their tails."""
+        mass = self.continuous_mass
+        below, above = np.where(flat > 0, mass, 0.0), np.where(flat > 0, 0.0, mass)
         table = self._cdf_table
         if table is None:
-            return out.reshape(lam.shape)
-        hi, xs, pieces, floor = table
+            return below, above
+        hi, xs, pieces, floor, under, beta = table
         (_, s_edges, s_half, s_coef, s_mass), (_, u_edges, u_half, u_coef, u_mass) = pieces
-        top_total, low_total = u_mass.sum(), s_mass.sum()
-        above = np.zeros(flat.shape)  # continuous mass above each point
         top = (flat >= xs) & (flat < hi)
-        above[top] = _tail(1 - np.sqrt((hi - flat[top]) / (hi - xs)), u_edges, u_half, u_coef, u_mass)
+        above[top] = _integral(1 - np.sqrt((hi - flat[top]) / (hi - xs)), u_edges, u_half, u_coef, u_mass, True)
+        below[top] = mass - above[top]
         low = (flat >= floor) & (flat < xs)
-        above[low] = top_total + _tail(np.log(flat[low]), s_edges, s_half, s_coef, s_mass)
-        tiny = flat < floor  # below the floor: the remaining mass as a power law lambda^beta
-        below = max(self._continuous_mass() - top_total - low_total, 0.0)
-        frac = (np.maximum(flat[tiny], 0.0) / floor) ** self._floor_exponent(below, floor)
-        above[tiny] = top_total + low_total + below * (1 - frac)
-        out += np.where(flat > 0, self._continuous_mass() - above, 0.0)
-        return np.clip(out, 0.0, 1.0).reshape(lam.shape)
+        below[low] = under + _integral(np.log(flat[low]), s_edges, s_half, s_coef, s_mass, False)
+        tiny = (flat > 0) & (flat < floor)  # below the floor: the remaining mass as a power law lambda^beta
+        below[tiny] = under * (flat[tiny] / floor) ** beta
+        inside = low | tiny
+        above[inside] = mass - below[inside]
+        return np.clip(below, 0.0, mass), np.clip(above, 0.0, mass)
 
-    def _floor_exponent(self, below: float, f: float) -> float:
-        """beta of F(lambda) = F(f) (lambda/f)^beta below the floor f: the power law whose density
-        f rho(f) and mass F(f) match the computed ones (beta = 1/L for relu-like spectra, whose density
-        behaves like lambda^(1/L - 1) near 0); 1/L when the mass below the floor is below 1e-9, the
-        accuracy of the panels above it."""
-        if below <= 1e-9:  # at the level of the panels' own error: the generic power law of the free product
-            return 1.0 / self.depth
-        density = float(self.pdf(np.array([f]))[0]) * f
-        return min(max(density / below, 1e-3), 1.0) if density > 0 else 1.0 / self.depth
+    def _cdf(self, flat: np.ndarray) -> np.ndarray:
+        """P(lambda <= lam), atoms included; the continuous part from the panels."""
+        self._check_scale()
+        if self._one_layer is not None:
+            return self._one_layer.cdf(flat / self.sigma_w2)
+        out = self._continuous_split(flat)[0]
+        for loc, mass in self.atoms:
+            out += np.where(flat >= loc, mass, 0.0)
+        return np.clip(out, 0.0, 1.0)
 
-    def ppf(self, p) -> np.ndarray:
-        """Quantile function: the smallest lambda with cdf(lambda) >= p (vectorized over p in [0, 1]).
+    def _sf(self, flat: np.ndarray) -> np.ndarray:
+        """P(lambda > lam), atoms included: the continuous mass above lam summed from the top edge (accurate
+        near it, where 1 - cdf cancels)."""
+        self._check_scale()
+        if self._one_layer is not None:
+            return self._one_layer.sf(flat / self.sigma_w2)
+        out = self._continuous_split(flat)[1]
+        for loc, mass in self.atoms:
+            out += np.where(flat < loc, mass, 0.0)
+        return np.clip(out, 0.0, 1.0)
 
-        Inside an atom's jump the atom's location; elsewhere cdf(lambda) = p is solved by Chandrupatla's
-        method in log lambda (the cdf is continuous and increasing between atoms), to ~1e-13 relative in
-        lambda.  ppf(0) = 0 and ppf(1) = the top of the support.
+    def _expect_continuous(self, func, points: np.ndarray) -> float:
+        """The integral of func(lambda) pdf(lambda) between points[0] and points[-1], on the cdf's panels: on
+        each panel, adaptive quadrature (relative 1e-10) of func times the panel's Legendre interpolant of the
+        density in the panel's variable (log lambda below 0.02 lambda_max, the square-root variable of the top
+        edge above), and the power law below the floor in w = (lambda/floor)^beta.  So expect(1, lb, ub) is
+        cdf(ub) - cdf(lb), and no quadrature point costs a free-probability solve."""
+        table = self._cdf_table if self._one_layer is None else None
+        if table is None:
+            return super()._expect_continuous(func, points) if self._one_layer is not None else 0.0
+        hi, xs, pieces, floor, under, beta = table
+        a, b = max(float(points[0]), 0.0), min(float(points[-1]), hi)
+        total = 0.0
+        if a < floor and under > 0:  # F = under w, lambda = floor w^(1/beta)
+            w = lambda x: (x / floor) ** beta  # noqa: E731
+            total += under * _quad(lambda v: float(func(floor * v ** (1 / beta))), w(a), w(min(b, floor)), 1e-10)
+        maps = {  # variable -> (lambda(v), v(lambda))
+            "log": (np.exp, lambda x: np.log(x) if x > 0 else -np.inf),
+            "sqrt": (lambda u: hi - (hi - xs) * (1 - u) ** 2, lambda x: 1 - np.sqrt(max(hi - x, 0.0) / (hi - xs))),
+        }
+        for kind, edges, half, coef, _ in pieces:
+            to_x, to_v = maps[kind]
+            v0, v1 = to_v(a), to_v(b)
+            for k in np.nonzero((edges[1:] > v0) & (edges[:-1] < v1))[0]:
+                mid = 0.5 * (edges[k] + edges[k + 1])
+                f = lambda v, k=k, mid=mid: float(func(to_x(v))) * legendre.legval((v - mid) / half[k], coef[k])  # noqa: E731
+                total += _quad(f, max(v0, edges[k]), min(v1, edges[k + 1]), 1e-10)
+        return total
+
+    def _quantile(self, level: np.ndarray, upper: bool) -> np.ndarray:
+        """The smallest lambda with cdf(lambda) >= level (``upper``: sf(lambda) <= level), flat arrays.
+
+        Inside an atom's jump the atom's location; elsewhere cdf = level (sf = level) is solved by
+        Chandrupatla's method in log lambda (cdf and sf are continuous and monotone between atoms), to
+        ~1e-13 relative in lambda.  Level 0 and 1 give the ends of the support.
         """
-        p = np.asarray(check.real_array("p", p), dtype=float)
-        if np.any((p < 0) | (p > 1)):
-            raise ParameterError(f"probabilities must lie in [0, 1], got {p!r}")
-        flat = p.ravel()
         top = self._top
-        out = np.full(flat.shape, np.nan)
-        out[flat >= 1] = top
-        out[flat <= 0] = 0.0
+        F = self._sf if upper else self._cdf
+        out = np.full(level.shape, np.nan)
+        out[level >= 1] = 0.0 if upper else top
+        out[level <= 0] = top if upper else 0.0
         for loc, mass in sorted(self.atoms):
-            below = float(self.cdf(np.array([loc]))[0]) - mass  # cdf just before the atom
-            out[np.isnan(out) & (flat > below) & (flat <= below + mass)] = loc
+            at = float(F(np.array([loc]))[0])  # cdf with the atom / sf without it
+            before = at - mass if not upper else at + mass
+            inside = (level > before) & (level <= at) if not upper else (level >= at) & (level < before)
+            out[np.isnan(out) & inside] = loc
         solve = np.isnan(out)
         if np.any(solve):
             lo = np.full(solve.sum(), np.log(1e-300 * top))
             hi = np.full(solve.sum(), np.log(top))
-            res = find_root(lambda u, target: self.cdf(np.exp(u)) - target, (lo, hi), args=(flat[solve],),
+            res = find_root(lambda u, target: F(np.exp(u)) - target, (lo, hi), args=(level[solve],),
                             tolerances={"xatol": 1e-14, "xrtol": 4e-16})
             out[solve] = np.exp(res.x)
-        return out.reshape(p.shape)
+        return out
 
-    def rvs(self, size=None, random_state=None) -> np.ndarray:
-        """Samples of lambda by inversion, ppf(U) with U uniform; ``random_state`` an int seed, a numpy
-        Generator or None (as scipy.stats takes it)."""
-        rng = check.generator(random_state)
-        u = rng.random(size)
-        return self.ppf(u)
+    def _ppf(self, p: np.ndarray) -> np.ndarray:
+        return self._quantile(p, upper=False)
+
+    def _isf(self, q: np.ndarray) -> np.ndarray:
+        return self._quantile(q, upper=True)
 
     def mass_below(self, lam: float) -> float:
         """Continuous plus atomic mass at or below ``lam`` (the cdf), for Monte Carlo comparisons."""
         return float(self.cdf(lam))
 
-    def plot(self, ax=None, samples=None):
-        """Density of lambda (log-x) with an optional histogram of sampled eigenvalues; returns the Axes."""
+    def plot(self, ax=None, samples=None, **kwargs):
+        """Density of log10 lambda over the bulk of the law (its range from the quantiles), its atoms, and an
+        optional histogram of ``samples`` (:class:`meanfield.simulate.JacobianSamples` or eigenvalues);
+        ``kwargs`` (color, label, linestyle, ...) go to the curve's ``Axes.plot``; returns the Axes
+        (:func:`meanfield.plotting.plot_spectrum`)."""
         from ..plotting import plot_spectrum
 
-        return plot_spectrum(self, ax=ax, samples=samples)
+        return plot_spectrum(self, ax=ax, samples=samples, **kwargs)
 
 
 def _graded(edges: np.ndarray, point: float, levels: int = 50) -> np.ndarray:
@@ -477,17 +557,21 @@ def _graded(edges: np.ndarray, point: float, levels: int = 50) -> np.ndarray:
     return new[np.concatenate([[True], np.diff(new) > 1e-15 * max(1.0, abs(point))])]
 
 
-def _tail(v, edges, half, coef, masses):
-    """Integral of the tabulated integrand from each v to the end of the last panel (vectorized)."""
+def _integral(v, edges, half, coef, masses, upper: bool):
+    """Integral of the tabulated integrand from each v to the end of the last panel (``upper``), or from the
+    start of the first panel to each v, each summed from its own end (vectorized)."""
     v = np.asarray(v, dtype=float)
     k = np.clip(np.searchsorted(edges, v) - 1, 0, len(masses) - 1)
     t = (v - (edges[k] + edges[k + 1]) / 2) / half[k]
     anti = np.array([legendre.legint(c) for c in coef])  # antiderivative per panel
-    vander = legendre.legvander(np.stack([np.ones_like(t), t]), anti.shape[1] - 1)
-    at_one = np.einsum("ij,ij->i", vander[0], anti[k])
+    vander = legendre.legvander(np.stack([np.full_like(t, 1.0 if upper else -1.0), t]), anti.shape[1] - 1)
+    at_end = np.einsum("ij,ij->i", vander[0], anti[k])
     at_t = np.einsum("ij,ij->i", vander[1], anti[k])
-    after = np.concatenate([np.cumsum(masses[::-1])[::-1][1:], [0.0]])  # mass of the panels after k
-    return (at_one - at_t) * half[k] + after[k]
+    if upper:
+        rest = np.concatenate([np.cumsum(masses[::-1])[::-1][1:], [0.0]])  # mass of the panels after k
+        return (at_end - at_t) * half[k] + rest[k]
+    rest = np.concatenate([[0.0], np.cumsum(masses)[:-1]])  # mass of the panels before k
+    return (at_t - at_end) * half[k] + rest[k]
 
 
 def jacobian_spectrum(act, sigma_w2, sigma_b2, depth, weights="orthogonal", *, q0=None, widths=None,

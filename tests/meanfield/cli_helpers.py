@@ -20,12 +20,23 @@ def strict_json(text):
 
 
 def number(value):
-    """A JSON number or one of the documented non-finite strings, as a float."""
-    if isinstance(value, str):
-        assert value in ("inf", "-inf", "nan"), value
-    else:
-        assert isinstance(value, (int, float)) and not isinstance(value, bool), value
+    """A JSON number (not a bool, not a string), as a float."""
+    assert isinstance(value, (int, float)) and not isinstance(value, bool), value
     return float(value)
+
+
+def undefined(data, path, kind=None):
+    """The field at ``path`` ("rows[1].xi_q", "q_star") of a command's JSON ``data`` is null and
+    data["undefined"] gives its reason (starting with ``kind``: "+infinity", "not a number", ...)."""
+    value = data
+    for part in path.replace("[", ".[").split("."):
+        value = value[int(part[1:-1])] if part.startswith("[") else value[part]
+    assert value is None, (path, value)
+    reason = data["undefined"][path]
+    assert isinstance(reason, str) and len(reason) > 10, reason
+    if kind is not None:
+        assert reason.startswith(kind + ":"), reason
+    return reason
 
 
 def assert_one_line_error(code, out, err, fragment, prog="meanfield"):

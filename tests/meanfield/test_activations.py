@@ -17,7 +17,7 @@ import sympy as sp
 from scipy import special
 
 from meanfield.activations import BUILTIN_NAMES, SELU_ALPHA, SELU_SCALE, Activation, activation
-from meanfield.errors import ActivationError, FormulaError
+from meanfield.errors import ActivationError, FormulaError, UnknownActivationError
 from meanfield.formula import Sigmoid, Softplus, X
 
 CANONICAL = ["linear", "relu", "leaky_relu", "tanh", "hardtanh", "erf", "sigmoid", "softplus", "selu",
@@ -193,14 +193,47 @@ def test_bad_parameters(name, params, fragment):
     assert fragment in str(info.value)
 
 
-@pytest.mark.parametrize("name", ["foo", "Tanh", "ReLU", "y"])
+@pytest.mark.parametrize("name", ["foo", "tanhh", "ReLU6", "y"])
 def test_unknown_name_mentions_builtin_names(name):
-    with pytest.raises(FormulaError) as info:
+    with pytest.raises(UnknownActivationError) as info:
         activation(name)
+    assert isinstance(info.value, FormulaError) and isinstance(info.value, ValueError)
     message = str(info.value)
-    assert repr(name) in message
+    assert repr(name) in message and info.value.name == name
     for builtin in BUILTIN_NAMES:
         assert builtin in message
+
+
+@pytest.mark.parametrize("spelling, name", [
+    ("ReLU", "relu"), ("Tanh", "tanh"), ("GELU", "gelu"), ("SiLU", "silu"), ("Swish", "silu"),
+    ("LeakyReLU", "leaky_relu"), ("leaky-relu", "leaky_relu"), ("HardTanh", "hardtanh"), ("Hard_Tanh", "hardtanh"),
+    ("SELU", "selu"), (" Sigmoid ", "sigmoid"), ("ReLU(x)", "relu"),
+])
+def test_names_ignore_case_underscores_and_hyphens(spelling, name):
+    """torch's and the papers' spellings name the same built-in object (closed forms included)."""
+    assert activation(spelling) is activation(name)
+
+
+def test_names_with_parameters_ignore_case():
+    assert activation("LeakyReLU", slope=0.2) is activation("leaky_relu", slope=0.2)
+
+
+@pytest.mark.parametrize("typo, suggestion", [("tanhh", "tanh"), ("rleu", "relu"), ("sigmod", "sigmoid"),
+                                              ("Gelu2", "gelu"), ("sofplus", "softplus"), ("leaky_rel", "leaky_relu")])
+def test_near_misses_suggest_the_builtin(typo, suggestion):
+    with pytest.raises(UnknownActivationError) as info:
+        activation(typo)
+    assert info.value.suggestions[0] == suggestion
+    assert f"did you mean {suggestion!r}" in str(info.value)
+
+
+def test_far_names_suggest_nothing_and_formulas_still_parse():
+    with pytest.raises(UnknownActivationError) as info:
+        activation("banana")
+    assert info.value.suggestions == () and "did you mean" not in str(info.value)
+    assert activation("x*erf(x)").name == "x*erf(x)"
+    with pytest.raises(FormulaError, match="only variable is x"):  # the variable is lower-case x, not X
+        activation("X")
 
 
 @pytest.mark.parametrize("spec", [None, 3, 2.5, ["tanh"]])

@@ -1,9 +1,10 @@
 """The ``meanfield`` command (meanfield/cli.py), run in-process through ``main(argv)``.
 
 Numbers in the output are checked against the library functions (not against stored output), the
-JSON against its documented schema (non-finite values as the strings "inf"/"-inf"/"nan"), and bad
-input against the contract: exit status 2, nothing on stdout, one line "meanfield: error: ..." on
-stderr and no traceback.
+JSON against its documented schema (numbers as JSON numbers; non-finite values null, with the reason
+under "undefined"), CSV against the JSON, and bad input against the contract: exit status 2, nothing
+on stdout, one line "meanfield: error: ..." on stderr and no traceback.  A physics answer (q diverges)
+is printed with exit status 0.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import pytest
 
 import meanfield as mf
 from meanfield import cli
-from tests.meanfield.cli_helpers import assert_one_line_error, number, run, strict_json, table_rows
+from tests.meanfield.cli_helpers import assert_one_line_error, number, run, strict_json, table_rows, undefined
 
 ROOT = Path(__file__).resolve().parents[2]
 # 12 significant digits in the text output: relative rounding error <= 5e-12
@@ -93,12 +94,29 @@ def test_critical_json_schema_and_values(capsys):
         p = mf.critical_point("relu", row["sigma_b2"])
         assert row["status"] == p.status and row["reason"] == p.reason and row["stable"] == p.stable
         for key, value in (("sigma_w2", p.sigma_w2), ("q_star", p.q_star), ("q_slope", p.q_slope)):
-            got = number(row[key])
-            assert (math.isnan(got) and math.isnan(value)) or got == value
+            assert (row[key] is None and math.isnan(value)) or number(row[key]) == value
     first, second, _ = data["rows"]
-    assert first["sigma_w2"] == 2.0 and first["xi_q"] == "inf" and first["stable"] is True
-    assert second["sigma_w2"] == second["q_star"] == second["xi_q"] == "nan"
+    assert first["sigma_w2"] == 2.0 and first["stable"] is True
+    undefined(data, "rows[0].xi_q", "+infinity")
+    for key in ("sigma_w2", "q_star", "xi_q"):
+        assert "no edge of chaos" in undefined(data, f"rows[1].{key}", "not a number") or key == "xi_q"
     assert second["stable"] is None and second["status"] == "none" and second["roots"] == []
+    assert set(data["undefined"]) == {"rows[0].xi_q"} | {f"rows[{i}].{k}" for i in (1, 2) for k in
+                                                          ("sigma_w2", "q_star", "q_slope", "xi_q")}
+
+
+def test_critical_csv_is_the_json_table(capsys):
+    import csv
+    import io
+
+    code, out, err = run(capsys, "critical", "gelu", "--sigma-b2", "0.05", "0.3", "--csv")
+    assert code == 0 and err == ""
+    rows = list(csv.DictReader(io.StringIO(out)))
+    _, text, _ = run(capsys, "critical", "gelu", "--sigma-b2", "0.05", "0.3", "--json")
+    for row, ref in zip(rows, strict_json(text)["rows"], strict=True):
+        for key in ("sigma_b2", "sigma_w2", "q_star", "q_slope", "xi_q"):
+            assert (row[key] == "" and ref[key] is None) or float(row[key]) == ref[key]  # full precision
+        assert row["status"] == ref["status"] and row["stable"] == str(ref["stable"])
 
 
 def test_critical_json_full_precision_and_roots(capsys):
@@ -108,13 +126,14 @@ def test_critical_json_full_precision_and_roots(capsys):
     for row in rows:
         p = mf.critical_point("gelu", row["sigma_b2"])
         assert row["sigma_w2"] == p.sigma_w2 and row["q_star"] == p.q_star  # exact floats
-        assert number(row["xi_q"]) == pytest.approx(xi(p.q_slope), rel=1e-12)
+        assert (row["xi_q"] is None and math.isinf(xi(p.q_slope))) or number(row["xi_q"]) == pytest.approx(
+            xi(p.q_slope), rel=1e-12)
         assert len(row["roots"]) == len(p.roots)
         for r, ref in zip(row["roots"], p.roots):
             assert set(r) == {"sigma_w2", "q_star", "q_slope", "stable"}
             assert (r["sigma_w2"], r["q_star"], r["stable"]) == (ref.sigma_w2, ref.q_star, ref.stable)
     # GELU's edge of chaos at small sigma_b2 sits on an unstable q* (notes, section 3)
-    assert rows[0]["status"] == "unstable" and rows[0]["stable"] is False and rows[0]["xi_q"] == "inf"
+    assert rows[0]["status"] == "unstable" and rows[0]["stable"] is False and rows[0]["xi_q"] is None
 
 
 def test_critical_activation_parameter(capsys):
@@ -153,8 +172,9 @@ def test_maps_json_schema_and_values(capsys):
     data = strict_json(out)
     assert set(data) == {
         "command", "activation", "params", "sigma_w2", "sigma_b2", "q0",
-        "q_star", "chi1", "q_slope", "xi_q", "chi_c", "xi_c", "c_star", "phase",
+        "q_star", "chi1", "q_slope", "xi_q", "chi_c", "xi_c", "c_star", "phase", "undefined",
     }
+    assert data["undefined"] == {}
     assert (data["command"], data["activation"], data["phase"]) == ("maps", "x*erf(x)", "ordered")
     assert (data["sigma_w2"], data["sigma_b2"], data["q0"]) == (0.5, 0.05, 1.0)
     act = mf.activation("x*erf(x)")
@@ -172,13 +192,14 @@ def test_maps_edge_of_chaos_is_critical_with_infinite_depth_scales(capsys):
     assert code == 0
     data = strict_json(out)
     assert data["phase"] == "critical" and data["chi1"] == pytest.approx(1.0, abs=1e-12)
-    assert data["xi_c"] == "inf" and data["xi_q"] == "inf"
+    undefined(data, "xi_c", "+infinity"), undefined(data, "xi_q", "+infinity")
+    assert set(data["undefined"]) == {"xi_c", "xi_q"}
 
 
 def test_maps_q0_follows_the_fixed_point_reached_from_q0(capsys):
-    # GELU just below its (unstable) critical line: from q^1 = 1 q diverges, from 0.3 it settles
+    # GELU just below its (unstable) critical line: from q^1 = 1 q diverges (an answer, exit 0), from 0.3 it settles
     code, out, err = run(capsys, "maps", "gelu", "--sigma-w2", "2.3", "--sigma-b2", "0.05")
-    assert code == 2 and out == "" and err.startswith("meanfield: error: ") and err.count("\n") == 1
+    assert code == 0 and err == "" and key_values(out)["phase"] == "divergent"
     code, out, err = run(capsys, "maps", "gelu", "--sigma-w2", "2.3", "--sigma-b2", "0.05", "--q0", "0.3", "--json")
     assert code == 0 and err == ""
     data = strict_json(out)
@@ -188,6 +209,25 @@ def test_maps_q0_follows_the_fixed_point_reached_from_q0(capsys):
     assert data["phase"] == "ordered" and data["c_star"] == 1.0
     assert data["xi_c"] == pytest.approx(-1 / math.log(chi), rel=1e-12)
     assert data["xi_q"] == pytest.approx(-1 / math.log(mf.q_slope("gelu", 2.3, 0.05, q=q)), rel=1e-12)
+
+
+def test_maps_divergent_q_is_an_answer_with_exit_0(capsys):
+    """relu above its edge: q grows without bound (no finite fixed point) -- the answer, not a usage error.
+    chi_1 = sigma_w2 / 2 does not depend on q for relu (docs/conventions.md §2)."""
+    code, out, err = run(capsys, "maps", "relu", "--sigma-w2", "3", "--sigma-b2", "0")
+    assert code == 0 and err == ""
+    kv = key_values(out)
+    assert kv["phase"] == "divergent" and kv["q*"].startswith("inf") and float(kv["chi_1"].split()[0]) == 1.5
+    assert "no finite fixed point" in kv["reason"]
+    code, out, err = run(capsys, "maps", "relu", "--sigma-w2", "3", "--sigma-b2", "0", "--json")
+    data = strict_json(out)
+    assert code == 0 and err == "" and data["phase"] == "divergent" and data["chi1"] == 1.5
+    assert "no finite fixed point" in data["reason"]
+    undefined(data, "q_star", "+infinity")
+    for key in ("q_slope", "xi_q", "chi_c", "xi_c", "c_star"):
+        undefined(data, key, "not a number")
+    code, out, err = run(capsys, "maps", "tanh", "--sigma-w2", "3")  # a missing argument is still exit 2
+    assert_one_line_error(code, out, err, "--sigma-b2")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -242,6 +282,34 @@ def test_phase_writes_png(capsys, tmp_path):
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000
 
 
+def test_phase_json_and_csv_on_stdout_without_out(capsys):
+    """The grids against phase_diagram itself: rows of sigma_b2, columns of sigma_w2; divergent points
+    (relu above its edge) null with the reason; the CSV holds the same numbers at full precision."""
+    import csv
+    import io
+
+    argv = ["phase", "relu", "--sigma-w2-range", "1", "3", "3", "--sigma-b2-range", "0", "0.1", "2"]
+    code, out, err = run(capsys, *argv, "--json")
+    assert code == 0 and err == ""
+    data = strict_json(out)
+    ref = mf.phase_diagram("relu", np.linspace(1, 3, 3), np.linspace(0, 0.1, 2))
+    assert data["sigma_w2"] == [1.0, 2.0, 3.0] and data["sigma_b2"] == [0.0, 0.1] and data["figure"] is None
+    for key in ("q_star", "chi1", "xi_q", "xi_c"):
+        got = np.array([[np.nan if v is None else v for v in row] for row in data[key]])
+        want = getattr(ref, key)
+        np.testing.assert_array_equal(got[np.isfinite(want)], want[np.isfinite(want)])
+        assert np.all(np.isnan(got[~np.isfinite(want)]))
+    assert data["phase"] == [["ordered", "critical", "divergent"], ["ordered", "divergent", "divergent"]]
+    assert "3 of 6 entries" in data["undefined"]["q_star"] and data["undefined"]["q_star"].startswith("+infinity")
+    assert data["edge_of_chaos"][0] == {"sigma_b2": 0.0, "sigma_w2": 2.0, "stable": True}
+    code, out, err = run(capsys, *argv, "--csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and len(rows) == 6
+    assert [(float(r["sigma_b2"]), float(r["sigma_w2"]), r["phase"]) for r in rows[:3]] == [
+        (0.0, 1.0, "ordered"), (0.0, 2.0, "critical"), (0.0, 3.0, "divergent")]
+    assert float(rows[3]["q_star"]) == ref.q_star[1, 0] and rows[4]["q_star"] == ""
+
+
 # ------------------------------------------------------------------------------------------------
 # bad input: exit status 2, one line on stderr, nothing on stdout, no traceback
 # ------------------------------------------------------------------------------------------------
@@ -268,7 +336,8 @@ def test_phase_writes_png(capsys, tmp_path):
         ([], "COMMAND"),
         (["frobnicate", "tanh"], "frobnicate"),
         (["critical", "tanh", "--bogus"], "--bogus"),
-        (["phase", "tanh"], "--out"),
+        (["phase", "tanh"], "--out FILE.png (the figure), --json or --csv"),
+        (["phase", "tanh", "--json", "--csv"], "not allowed with"),
         (["phase", "tanh", "--out", "a.png", "--sigma-w2-range", "1", "0", "3"], "HI"),
         (["phase", "tanh", "--out", "a.png", "--sigma-b2-range", "-1", "0", "3"], "variance"),
         (["phase", "tanh", "--out", "a.png", "--sigma-b2-range", "0", "1", "x"], "N"),
@@ -282,7 +351,7 @@ def test_bad_input_one_line_exit_2(capsys, argv, fragment):
 def test_help_exits_0_and_documents_json(capsys):
     code, out, _ = run(capsys, "critical", "--help")
     assert code == 0
-    assert '"inf"' in out and "--sigma-b2" in out
+    assert "null" in out and '"undefined"' in out and "--sigma-b2" in out and "--csv" in out
     code, out, _ = run(capsys, "--version")
     assert code == 0 and mf.__version__ in out
 

@@ -23,6 +23,21 @@ def test_grid_text_output(capsys):
     assert len([line for line in out.splitlines() if line.split()[:2] in (["0", "tanh"], ["1", "relu"])]) == 2
 
 
+def test_grid_csv_is_the_statistics_table(capsys):
+    import csv
+    import io
+
+    code, out, err = run(capsys, "sweep", *GRID, "--networks", "1", "--seed", "3", "--workers", "1", "--csv")
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    with cf.ThreadPoolExecutor(1) as ex:
+        direct = sim.sweep(sim.grid(activation=["tanh", "relu"], sigma_w2=1.5, sigma_b2=0.05, depth=3, width=8),
+                           "jacobian", 1, 3, executor=ex).statistics()
+    assert list(rows[0]) == list(direct) and [r["activation"] for r in rows] == ["tanh", "relu"]
+    assert [float(r["mean_lambda"]) for r in rows] == list(direct.mean_lambda)
+    assert rows[0]["mean_lambda_se"] == ""  # one network: no standard error (an empty cell, not "nan")
+
+
 def test_config_file_json_output_store_and_failed_configurations(capsys, tmp_path):
     configs = [dict(activation="tanh", sigma_w2=1.2, sigma_b2=0.1, depth=2, width=6, c0=0.5),
                dict(activation="tanh", sigma_w2=-1, sigma_b2=0.1, depth=2, width=6)]
@@ -41,6 +56,8 @@ def test_config_file_json_output_store_and_failed_configurations(capsys, tmp_pat
     row = payload["statistics"][0]
     assert row["status"] == "ok" and row["q"] == direct.q[0] and row["c"] == direct.c[0] and row["q_se"] == direct.q_se[0]
     assert (store / "manifest.json").exists() and len(list(store.glob("c00000_*.npz"))) == 3
+    assert "standard error" in payload["undefined"]["statistics[1].q"]  # the failed configuration: null + reason
+    assert payload["statistics"][1]["q"] is None
     code, out, _ = run(capsys, *argv[:-1])  # resumed: nothing left to sample
     assert code == 1 and "0 networks sampled" in out and "5 read from the store" in out
 

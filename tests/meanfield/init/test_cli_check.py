@@ -30,7 +30,7 @@ def test_check_prints_the_per_layer_table_and_verdict(capsys, critical_tanh):
         assert cells[:3] == [str(l), f"W{l}", "96x96"]
         sw2 = 96 * np.mean(arrays[f"W{l}"] ** 2)  # fan_in mean(W^2), recomputed here
         assert float(cells[4]) == pytest.approx(sw2, rel=1e-4)
-    assert "critical iff |chi_1 - 1| <=" in out
+    assert "critical iff |chi_1 - 1| <=" in out and out.rstrip().endswith("(measured input seeded with 0)")
 
 
 def test_check_json_numbers_and_nulls_with_reasons(capsys, tmp_path, critical_tanh):

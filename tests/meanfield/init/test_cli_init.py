@@ -3,21 +3,26 @@ import math
 
 import pytest
 
-from tests.meanfield.cli_helpers import assert_one_line_error, number, run, strict_json
+from tests.meanfield.cli_helpers import assert_one_line_error, number, run, strict_json, undefined
 
 
 def test_init_text_table_kumar(capsys):
-    code, out, err = run(capsys, "init", "kumar", "--activation", "sigmoid", "--depth", "3", "--width", "32")
+    code, out, err = run(capsys, "init", "kumar", "--activation", "sigmoid", "--depth", "3", "--mc-width", "32")
     assert code == 0 and err == ""
     assert out.startswith("kumar with sigmoid: ORDERED, NOT ISOMETRIC")
     assert "chi_1" in out and "theory" in out and "measured" in out
+    assert out.rstrip().endswith("(measured network seeded with 0)")  # seeded by default, the seed printed
 
 
 def test_init_json_he_relu(capsys):
-    code, out, err = run(capsys, "init", "he", "--activation", "relu", "--depth", "3", "--width", "32",
-                         "--monte-carlo", "--seed", "0", "--json")
+    code, out, err = run(capsys, "init", "he", "--activation", "relu", "--depth", "3", "--mc-width", "32",
+                         "--seed", "0", "--json")
     assert code == 0 and err == ""
     d = strict_json(out)
+    code, old, err = run(capsys, "init", "he", "--activation", "relu", "--depth", "3", "--width", "32",
+                         "--monte-carlo", "--seed", "0", "--json")  # the deprecated spellings: same network
+    assert code == 0 and strict_json(old) == d
+    assert "--width N is deprecated" in err and "--monte-carlo is deprecated" in err and err.count("\n") == 2
     assert d["command"] == "init" and d["recipe"] == "he"
     assert number(d["sigma_w2"]) == 2.0 and number(d["chi1"]) == pytest.approx(1.0, abs=1e-12)
     assert d["critical"] is True and d["isometric"] is False
@@ -26,7 +31,7 @@ def test_init_json_he_relu(capsys):
 
 def test_init_structured_recipe_is_always_measured(capsys):
     code, out, _ = run(capsys, "init", "eoi", "--activation", "linear", "--recipe-param", "density=0.1",
-                       "--width", "64", "--depth", "2", "--seed", "1", "--json")
+                       "--mc-width", "64", "--depth", "2", "--seed", "1", "--json")
     d = strict_json(out)
     assert code == 0 and d["isometric"] is True
     assert abs(number(d["measured"]["density"]) - 0.1) <= 2 / 64
@@ -41,14 +46,16 @@ def test_init_shape_and_recipe_params(capsys):
     lo, hi = number(d["measured"]["min_singular_value"]), number(d["measured"]["max_singular_value"])
     assert lo == pytest.approx(math.sqrt(2)) and hi == pytest.approx(math.sqrt(3))
     code, out, _ = run(capsys, "init", "looks-linear", "--activation", "relu", "--recipe-param", "orthogonal=false",
-                       "--depth", "2", "--width", "16", "--seed", "0", "--json")
+                       "--depth", "2", "--mc-width", "16", "--seed", "0", "--json")
     assert code == 0 and strict_json(out)["ensemble"] == "linear-gaussian"
 
 
-def test_init_divergent_values_are_json_strings(capsys):
+def test_init_divergent_values_are_null_with_reasons(capsys):
     code, out, _ = run(capsys, "init", "he", "--activation", "relu", "--sigma-b2", "0.1", "--depth", "2", "--json")
     d = strict_json(out)
-    assert code == 0 and d["q_star"] == "inf" and d["chi1"] == "nan"
+    assert code == 0
+    assert "no finite fixed point" in undefined(d, "q_star", "+infinity")
+    undefined(d, "chi1", "not a number")
 
 
 @pytest.mark.parametrize(
@@ -63,6 +70,7 @@ def test_init_divergent_values_are_json_strings(capsys):
         (["init", "he", "--activation", "relu", "--shape", "3"], "--shape"),
         (["init", "he", "--activation", "relu", "--depth", "0"], "depth"),
         (["init", "he", "--activation", "nope"], "nope"),
+        (["init", "he", "--activation", "relu", "--width", "8", "--mc-width", "8"], "not both"),
     ],
 )
 def test_init_bad_input_one_line(capsys, argv, fragment):
