@@ -39,6 +39,7 @@ from .gaussian import (
     smoothed,
 )
 from .kernels import kernel, nngp_kernel
+from .ntk import NTKDepthScale, ntk_depth_scale, ntk_kernel
 from .maps import (
     DepthScales,
     Propagation,
@@ -67,7 +68,7 @@ __all__ = [
     "ParameterError", "QuadratureError", "SigpropError",
     "cross_moment", "derivative_cross_moment", "derivative_moment", "expectation", "second_moment",
     "second_moment_slope", "smoothed",
-    "kernel", "nngp_kernel",
+    "kernel", "nngp_kernel", "ntk_kernel", "ntk_depth_scale", "NTKDepthScale",
     "DepthScales", "Propagation", "chi1", "correlation_fixed_point", "correlation_map", "depth_scales",
     "fixed_point", "propagation", "q_slope", "variance_map",
     "PhaseDiagram", "phase_diagram",
