@@ -24,6 +24,7 @@ from .errors import (
     ActivationError,
     DivergentExpectationError,
     DivergentFixedPointError,
+    FiniteWidthWarning,
     FormulaError,
     ParameterError,
     QuadratureError,
@@ -64,7 +65,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BUILTIN_NAMES", "Activation", "activation",
     "CriticalPoint", "CriticalRoot", "critical_point", "critical_sigma_w2",
-    "ActivationError", "DivergentExpectationError", "DivergentFixedPointError", "FormulaError",
+    "ActivationError", "DivergentExpectationError", "DivergentFixedPointError", "FiniteWidthWarning", "FormulaError",
     "ParameterError", "QuadratureError", "SigpropError",
     "cross_moment", "derivative_cross_moment", "derivative_moment", "expectation", "second_moment",
     "second_moment_slope", "smoothed",
