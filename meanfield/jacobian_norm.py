@@ -89,10 +89,6 @@ class JacobianNormLaw:
         l = L if l is None else check.positive_int("l", l, 1, L)
         return stats.norm(self.mean[l - 1], math.sqrt(self.var[l - 1]))
 
-    def singular_value_spread(self) -> np.ndarray:
-        """The standard deviation across networks (and directions u) of log |J_l u|, l = 1..L: half of ``std``."""
-        return self.std / 2
-
     def __str__(self) -> str:
         text = (
             f"{self.activation}, sigma_w2={self.sigma_w2:g}, sigma_b2={self.sigma_b2:g}, L = {self.mean.size}, "

@@ -89,10 +89,27 @@ def test_standard_parameterization_matches_mpmath(name, pair, sb2):
     np.testing.assert_allclose(T, 70 * post + 1.5 * dot * T2 + (sb2 > 0), rtol=1e-10)
 
 
+def _tanh_pair(q1, q2, q12):
+    c = min(max(q12 / mpm.sqrt(q1 * q2), -1), 1)
+    method = "auto" if c == 1 else "gh"  # c = 1: the 1-D tanh-sinh route (the product rule is 3e-10 off there)
+    return ref.C("tanh", q1, q2, c, method=method), ref.Cd("tanh", q1, q2, c, method=method)
+
+
 def test_gelu_ntk_matches_reference_integrals():
-    X = X4[:3]
+    X = X4[:2]
     _, T_ref = _mp_ntk(_gelu_pair, 1.9, 0.1, 3, X)
     np.testing.assert_allclose(mf.ntk_kernel("gelu", 1.9, 0.1, 3, X), T_ref, rtol=1e-9)
+
+
+def test_tanh_ntk_matches_reference_integrals():
+    """tanh has no closed form: the package's Mehler series of phi and phi' against a 160 x 160 Gauss-Hermite
+    product rule in 30-digit mpmath (tests/reference_mp.py; it agrees with the nested quadrature there to 1e-12
+    at these variances) and 1-D tanh-sinh quadrature on the diagonal."""
+    X = X4[:2]
+    _, T_ref = _mp_ntk(_tanh_pair, 1.76, 0.05, 2, X)
+    np.testing.assert_allclose(mf.ntk_kernel("tanh", 1.76, 0.05, 2, X), T_ref, rtol=1e-10)
+    np.testing.assert_allclose(mf.ntk_kernel("tanh", 1.76, 0.05, 2, X, "standard", widths=64),
+                               _mp_ntk(_tanh_pair, 1.76, 0.05, 2, X, "standard", width=64)[1], rtol=1e-10)
 
 
 def test_relu_on_the_edge_grows_linearly():
