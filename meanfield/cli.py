@@ -539,6 +539,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", action="store_true", help="progress bar over tasks on stderr")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=_cmd_sweep)
+    from .cli_beyond import register  # ntk, finite-width
+
+    register(sub, _common)
     return parser
 
 
