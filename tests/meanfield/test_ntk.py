@@ -21,8 +21,10 @@ from tests import reference_mp as ref
 
 
 def _relu_pair(q1, q2, q12):
-    c = max(min(q12 / mpm.sqrt(q1 * q2), 1), -1)
-    theta = mpm.acos(c)
+    # theta = arccos(q12/sqrt(q1 q2)) as atan2: exactly 0 on the diagonal whatever mpmath's working precision
+    # (arccos(1 - 1e-17) = 4.5e-9 would leak the rounding of sqrt(q1 q2) into the kernel)
+    q1, q2, q12 = mpm.mpf(q1), mpm.mpf(q2), mpm.mpf(q12)
+    theta = mpm.atan2(mpm.sqrt(max(q1 * q2 - q12 * q12, 0)), q12)
     post = mpm.sqrt(q1 * q2) * (mpm.sin(theta) + (mpm.pi - theta) * mpm.cos(theta)) / (2 * mpm.pi)
     return post, (mpm.pi - theta) / (2 * mpm.pi)
 
@@ -84,8 +86,9 @@ def test_standard_parameterization_matches_mpmath(name, pair, sb2):
     T = mf.ntk_kernel(name, 1.5, sb2, 3, X4, "standard", widths=[50, 70])
     _, T2 = _mp_ntk(pair, 1.5, sb2, 2, X4, "standard", width=50)
     K2 = mf.nngp_kernel(name, 1.5, sb2, 2, X4)
-    post = np.array([[float(pair(K2[i, i], K2[j, j], K2[i, j])[0]) for j in range(4)] for i in range(4)])
-    dot = np.array([[float(pair(K2[i, i], K2[j, j], K2[i, j])[1]) for j in range(4)] for i in range(4)])
+    with mpm.workdps(30):
+        post = np.array([[float(pair(K2[i, i], K2[j, j], K2[i, j])[0]) for j in range(4)] for i in range(4)])
+        dot = np.array([[float(pair(K2[i, i], K2[j, j], K2[i, j])[1]) for j in range(4)] for i in range(4)])
     np.testing.assert_allclose(T, 70 * post + 1.5 * dot * T2 + (sb2 > 0), rtol=1e-10)
 
 
