@@ -99,7 +99,7 @@ def breakdown_message(what: str, ratio: float, largest: float, label: str) -> st
         f"{what} is a first-order expansion in 1/n and is unreliable here: the depth-to-width ratio "
         f"sum_l 1/n_l = {ratio:.3g} (L/n for equal widths; reliable below {BREAKDOWN_RATIO:g}) and the {label} "
         f"reaches {largest:.3g} (reliable below {BREAKDOWN_KURTOSIS:g}); the neglected terms are of relative size "
-        "~ L/n: use wider layers, fewer layers, or Monte Carlo (meanfield.simulate.fluctuations)"
+        "~ L/n: use wider layers, fewer layers, or Monte Carlo (meanfield.simulate.sample_fluctuations)"
     )
 
 
