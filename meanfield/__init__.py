@@ -24,6 +24,7 @@ from .errors import (
     ActivationError,
     DivergentExpectationError,
     DivergentFixedPointError,
+    FiniteWidthWarning,
     FormulaError,
     ParameterError,
     QuadratureError,
@@ -39,7 +40,10 @@ from .gaussian import (
     second_moment_slope,
     smoothed,
 )
+from .finite_width import FiniteWidth, finite_width
+from .jacobian_norm import JacobianNormLaw, jacobian_norm_law
 from .kernels import kernel, nngp_kernel
+from .ntk import NTKDepthScale, ntk_depth_scale, ntk_kernel
 from .maps import (
     DepthScales,
     Propagation,
@@ -64,11 +68,12 @@ __version__ = "0.1.0"
 __all__ = [
     "BUILTIN_NAMES", "Activation", "activation",
     "CriticalPoint", "CriticalRoot", "critical_point", "critical_sigma_w2",
-    "ActivationError", "DivergentExpectationError", "DivergentFixedPointError", "FormulaError",
-    "ParameterError", "QuadratureError", "SigpropError", "UnknownActivationError",
+    "ActivationError", "DivergentExpectationError", "DivergentFixedPointError", "FiniteWidthWarning",
+    "FormulaError", "ParameterError", "QuadratureError", "SigpropError", "UnknownActivationError",
     "cross_moment", "derivative_cross_moment", "derivative_moment", "expectation", "second_moment",
     "second_moment_slope", "smoothed",
-    "kernel", "nngp_kernel",
+    "kernel", "nngp_kernel", "ntk_kernel", "ntk_depth_scale", "NTKDepthScale",
+    "FiniteWidth", "finite_width", "JacobianNormLaw", "jacobian_norm_law",
     "DepthScales", "Propagation", "chi1", "correlation_fixed_point", "correlation_map", "depth_scales",
     "fixed_point", "propagation", "q_slope", "variance_map",
     "PhaseDiagram", "phase_diagram",

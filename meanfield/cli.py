@@ -521,6 +521,9 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--json", action="store_true", help="print JSON instead of text")
     fmt.add_argument("--csv", action="store_true", help="print the statistics table as CSV (one row per configuration)")
     p.set_defaults(func=_cmd_sweep)
+    from .cli_beyond import register  # ntk, finite-width
+
+    register(sub, _common)
     return parser
 
 

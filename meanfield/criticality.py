@@ -17,9 +17,16 @@ reaches).  Special cases with their reasons:
 - sigma_b^2 = 0, phi(0) = 0, S(q) > 0 for small q (tanh, erf, sin, selu, gelu, ...): the
   degenerate limit q* -> 0 with sigma_w^2 = 1/phi'(0)^2 (one-sided average at a kink).
 - no root (softplus, sigmoid at large sigma_b^2, ...): "none", with the side every fixed point is on.
+
+With dropout p (inverted, docs/conventions.md §10) the variance map and chi_1 are those of sigma_w^2/(1 - p)
+without dropout, so chi_1 = 1 at (1 - p) times the critical sigma_w^2 above, with the same q* and
+stability; but there is no edge of chaos any more: the correlation map has c* < 1 and a finite xi_c
+(Schoenholz et al. 2017), reported in ``c_star`` and ``xi_c``.
 """
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -29,6 +36,7 @@ from scipy.optimize.elementwise import find_root
 from . import validation as check
 from .activations import Activation, activation
 from .gaussian import derivative_moment, second_moment, second_moment_slope
+from .maps import _correlation_fixed_point, depth_scale_from_rate
 
 __all__ = ["CriticalRoot", "CriticalPoint", "critical_point", "critical_sigma_w2"]
 
@@ -64,6 +72,11 @@ class CriticalPoint:
     reason : str
         A sentence explaining the status.
     roots : tuple of CriticalRoot
+    dropout : float
+        The drop probability p (module docstring); sigma_w2 and every root's sigma_w2 include the factor 1 - p.
+    c_star, xi_c : float
+        The stable correlation fixed point and the correlation depth scale at the reported point: 1 and inf on
+        an edge of chaos (p = 0), c* < 1 and a finite xi_c with dropout, NaN when there is no point.
     """
 
     activation: str
@@ -75,6 +88,9 @@ class CriticalPoint:
     status: str
     reason: str
     roots: tuple[CriticalRoot, ...] = field(default_factory=tuple)
+    dropout: float = 0.0
+    c_star: float = 1.0
+    xi_c: float = math.inf
 
     def __str__(self) -> str:
         if self.status == "none":
@@ -143,6 +159,7 @@ def _analyse(act: Activation, sb2: float, qs: list[float]) -> CriticalPoint:
             name, sb2, float("nan"), float("nan"), None, float("nan"), "none",
             f"phi is positively homogeneous, so chi_1 = sigma_w2 D does not depend on q; chi_1 = 1 needs "
             f"sigma_w2 = {sw2:.12g}, where the variance map is q -> q + sigma_b2 and q diverges for sigma_b2 > 0",
+            c_star=math.nan, xi_c=math.nan,
         )
     roots = []
     if qs:
@@ -180,6 +197,7 @@ def _analyse(act: Activation, sb2: float, qs: list[float]) -> CriticalPoint:
         return CriticalPoint(
             name, sb2, float("nan"), float("nan"), None, float("nan"), "none",
             f"S(q) = q - V(q)/D(q) never equals sigma_b2 for q in [1e-8, 1e6]: every fixed point is {side}",
+            c_star=math.nan, xi_c=math.nan,
         )
     stable = [r for r in roots if r.stable]
     best = stable[0] if stable else roots[0]
@@ -201,7 +219,24 @@ def _critical_points(act: Activation, sb2: np.ndarray) -> list[CriticalPoint]:
     return [_analyse(act, float(b), qs) for b, qs in zip(flat, _roots(act, flat))]
 
 
-def critical_point(act, sigma_b2=0.0):
+def _with_dropout(act: Activation, point: CriticalPoint, p: float) -> CriticalPoint:
+    """``point`` (without dropout) moved to dropout p: sigma_w^2 times 1 - p, its c* and xi_c computed."""
+    keep = 1.0 - p
+    roots = tuple(dataclasses.replace(r, sigma_w2=r.sigma_w2 * keep) for r in point.roots)
+    if point.status == "none":
+        return dataclasses.replace(point, roots=roots, dropout=p, c_star=math.nan, xi_c=math.nan)
+    sw2 = point.sigma_w2 * keep
+    c, chi_c = _correlation_fixed_point(act, np.array([sw2]), np.array([point.sigma_b2]), np.array([point.q_star]), keep=keep)
+    xi = float(depth_scale_from_rate(chi_c[0]))
+    reason = (
+        f"{point.reason}; with dropout {p:g} chi_1 = 1 (gradients neither vanish nor explode) at {keep:g} times "
+        f"the critical sigma_w2 without dropout, but there is no edge of chaos: c* = {float(c[0]):.6g} < 1 and "
+        f"xi_c = {xi:.6g} layers is finite"
+    )
+    return dataclasses.replace(point, sigma_w2=sw2, reason=reason, roots=roots, dropout=p, c_star=float(c[0]), xi_c=xi)
+
+
+def critical_point(act, sigma_b2=0.0, *, dropout=0.0):
     """The edge of chaos chi_1 = 1 for bias variance ``sigma_b2``, with stability and a reason.
 
     Parameters
@@ -209,6 +244,9 @@ def critical_point(act, sigma_b2=0.0):
     act : str, callable or Activation
     sigma_b2 : float or array_like
         Bias variance(s) >= 0.
+    dropout : float
+        Drop probability p in [0, 1) of inverted dropout: the point where chi_1 = sigma_w^2 D(q*)/(1 - p) = 1,
+        with its (finite) correlation depth scale (module docstring).
 
     Returns
     -------
@@ -216,7 +254,10 @@ def critical_point(act, sigma_b2=0.0):
     """
     act = activation(act)
     sb2 = check.nonnegative("sigma_b2", sigma_b2)
+    p = check.dropout(dropout)
     points = _critical_points(act, sb2)
+    if p > 0:
+        points = [_with_dropout(act, point, p) for point in points]
     return points[0] if sb2.ndim == 0 else points
 
 

@@ -1,6 +1,7 @@
 """Exceptions raised by sigprop.
 
 Every error is a ``ValueError`` subclass whose message says what was given and what is allowed.
+Warnings (results that are computed but not to be trusted) have their own categories.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ __all__ = [
     "DivergentExpectationError",
     "QuadratureError",
     "DivergentFixedPointError",
+    "FiniteWidthWarning",
 ]
 
 
@@ -59,3 +61,7 @@ class QuadratureError(SigpropError):
 
 class DivergentFixedPointError(SigpropError):
     """The variance map has no finite fixed point reachable from q0 (q grows without bound)."""
+
+
+class FiniteWidthWarning(UserWarning):
+    """A first-order 1/n result where depth/width is of order one: the expansion breaks down."""

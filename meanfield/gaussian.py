@@ -11,6 +11,7 @@ u2 = sqrt(q2) (c z1 + sqrt(1 - c^2) z2).
 ``cross_moment(act, q1, q2, c)``  E[phi(u1) phi(u2)]
 ``derivative_cross_moment``       E[phi'(u1) phi'(u2)]
 ``expectation(f, q)``             E[f(sqrt(q) z)] for any vectorized f
+``q_derivative(f, q, order)``     d^k/dq^k E[f(sqrt(q) z)] = E[f(sqrt(q) z) He_2k(z)] / (2q)^k, k = 1, 2
 ``smoothed(f, mean, std)``        E[f(mean + std Z)]
 ================================  =======================================================
 
@@ -41,6 +42,7 @@ __all__ = [
     "second_moment",
     "derivative_moment",
     "second_moment_slope",
+    "q_derivative",
     "cross_moment",
     "derivative_cross_moment",
     "hermite_coefficients",
@@ -166,6 +168,31 @@ def second_moment_slope(act: Activation, q) -> np.ndarray:
 
         out[live] = integrate(F, _points(act.kinks), np.zeros_like(ql), np.sqrt(ql)) / (2 * ql)
     return out.reshape(q.shape)
+
+
+_HERMITE_EVEN = {1: lambda z: z * z - 1.0, 2: lambda z: (z * z - 6.0) * z * z + 3.0}
+
+
+def q_derivative(f, q, order: int = 1, kinks=()) -> np.ndarray:
+    """d^k/dq^k E[f(sqrt(q) z)] for k = ``order`` in {1, 2}, q > 0 (broadcast).
+
+    Differentiating the Gaussian density in its variance: d/dq N(x; 0, q) = (1/2) d^2/dx^2 N, so
+    d^k/dq^k E[f(sqrt(q) z)] = E[(f(sqrt(q) z) - f(0)) He_2k(z)] / (2q)^k with He_2 = z^2 - 1,
+    He_4 = z^4 - 6 z^2 + 3 (E[He_2k] = 0: subtracting f(0) removes an O(1) cancellation).  No derivative
+    of f is needed, so kinks are exact (the panel quadrature splits there).
+    """
+    if order not in _HERMITE_EVEN:
+        raise ValueError(f"order must be 1 or 2, got {order!r}")
+    q = np.asarray(q, dtype=float)
+    flat = q.ravel()
+    f0 = float(_point_value(f, np.array([0.0]), kinks)[0])
+    he = _HERMITE_EVEN[order]
+
+    def F(x, z, idx):
+        return (f(x) - f0) * he(z)
+
+    value = integrate(F, _points(kinks), np.zeros_like(flat), np.sqrt(flat))
+    return (value / (2 * flat) ** order).reshape(q.shape)
 
 
 def _with_zero(fn, q, at_zero):

@@ -24,7 +24,7 @@ from . import validation as check
 from .activations import activation
 from .errors import ParameterError
 from .closed_forms import closed_forms
-from .gaussian import _HermiteSeries, cross_moment, second_moment
+from .gaussian import _HermiteSeries, cross_moment, derivative_cross_moment, derivative_moment, second_moment
 
 __all__ = ["kernel", "nngp_kernel", "MAX_DEPTH"]
 
@@ -43,17 +43,18 @@ def _kernel_depth(depth) -> int:
     return L
 
 
-def _recurse(step, state: tuple, depth: int) -> tuple:
-    """Apply ``step`` depth - 1 times, stopping once a step returns its input exactly (a floating-point
-    fixed point: further layers change nothing).  Refuses kernels that leave double precision."""
+def _recurse(step, state: tuple, depth: int, stationary: bool = True) -> tuple:
+    """Apply ``step(state, layer)`` for layer = 2..depth.  A ``stationary`` step (the same map at every
+    layer) stops once it returns its input exactly (a floating-point fixed point: further layers change
+    nothing).  Refuses kernels that leave double precision."""
     for layer in range(2, depth + 1):
-        new = step(state)
+        new = step(state, layer)
         if not all(np.all(np.isfinite(v)) for v in new):
             raise ParameterError(
                 f"the kernel exceeds double precision at layer {layer} (variances beyond 1.8e308): the "
                 "signal grows without bound at these sigma_w2, sigma_b2; use a smaller depth or sigma_w2"
             )
-        if all(np.array_equal(a, b) for a, b in zip(new, state)):
+        if stationary and all(np.array_equal(a, b) for a, b in zip(new, state)):
             return new
         state = new
     return state
@@ -101,7 +102,7 @@ def kernel(act, sigma_w2, sigma_b2, depth, q1, q2, c):
         k12 = sw2 * cc * np.sqrt(a * b) + sb2
     _checked_first_layer(k11, k22, k12)
 
-    def step(state):
+    def step(state, layer):
         k11, k22, k12 = state
         corr = _correlation(k12, k11, k22)
         with np.errstate(over="ignore", invalid="ignore"):
@@ -123,20 +124,47 @@ def _correlation(k12, k11, k22):
     return np.clip(c, -1.0, 1.0, out=c).reshape(np.shape(k12))
 
 
-def _pair_kernel(act, q, i, j, c, rtol):
-    """E[phi(u_i) phi(u_j)] for the pairs (i, j) with correlations c, diagonal variances q."""
+def _pair_kernel(act, q, i, j, c, rtol, derivative: bool = False):
+    """E[phi(u_i) phi(u_j)] (``derivative``: E[phi'(u_i) phi'(u_j)], the NTK's dot-phi kernel) for the
+    pairs (i, j) with correlations c, diagonal variances q: closed form, else Mehler's series where it
+    certifies ``rtol`` (smooth phi), else quadrature."""
     forms = closed_forms(act)
-    if forms.C is not None:
-        return forms.C(q[i], q[j], c)
+    closed = forms.Cd if derivative else forms.C
+    direct = derivative_cross_moment if derivative else cross_moment
+    if closed is not None:
+        return closed(q[i], q[j], c)
     if act.is_smooth:
-        series = _HermiteSeries(act.phi, lambda v: second_moment(act, v), q)
+        f, moment = (act.dphi, derivative_moment) if derivative else (act.phi, second_moment)
+        series = _HermiteSeries(f, lambda v: moment(act, v), q)
         series.trim(rtol)
         value, ok = series.pair(series, c, i, j, rtol=rtol)
         if not np.all(ok):
             bad = ~ok
-            value[bad] = cross_moment(act, q[i[bad]], q[j[bad]], c[bad])
+            value[bad] = direct(act, q[i[bad]], q[j[bad]], c[bad])
         return value
-    return cross_moment(act, q[i], q[j], c)
+    return direct(act, q[i], q[j], c)
+
+
+def _gram_inputs(sigma_w2, sigma_b2, X, rtol) -> tuple[float, float, np.ndarray]:
+    """Checked (sigma_w^2, sigma_b^2, X) of a Gram-matrix kernel."""
+    sw2 = check.nonnegative("sigma_w2", sigma_w2, scalar=True)
+    sb2 = check.nonnegative("sigma_b2", sigma_b2, scalar=True)
+    X = check.real_array("X", X)
+    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
+        raise ParameterError(f"X must be a non-empty 2-D array (inputs as rows), got shape {X.shape}")
+    if not 0 < rtol < 1:
+        raise ParameterError(f"rtol must lie in (0, 1), got {rtol!r}")
+    return float(sw2), float(sb2), X
+
+
+def _symmetric(diagonal, upper, i, j) -> np.ndarray:
+    """The symmetric matrix with this diagonal and these upper-triangle entries at (i, j)."""
+    n = diagonal.size
+    out = np.empty((n, n))
+    out[i, j] = upper
+    out[j, i] = upper
+    out[np.diag_indices(n)] = diagonal
+    return out
 
 
 def nngp_kernel(act, sigma_w2, sigma_b2, depth, X, *, rtol: float = 1e-10):
@@ -162,28 +190,18 @@ def nngp_kernel(act, sigma_w2, sigma_b2, depth, X, *, rtol: float = 1e-10):
     """
     act = activation(act)
     L = _kernel_depth(depth)
-    sw2 = check.nonnegative("sigma_w2", sigma_w2, scalar=True)
-    sb2 = check.nonnegative("sigma_b2", sigma_b2, scalar=True)
-    X = check.real_array("X", X)
-    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
-        raise ParameterError(f"X must be a non-empty 2-D array (inputs as rows), got shape {X.shape}")
-    if not 0 < rtol < 1:
-        raise ParameterError(f"rtol must lie in (0, 1), got {rtol!r}")
+    sw2, sb2, X = _gram_inputs(sigma_w2, sigma_b2, X, rtol)
     n = X.shape[0]
     with np.errstate(over="ignore", invalid="ignore"):
         K = sw2 * (X @ X.T) / X.shape[1] + sb2
     _checked_first_layer(K)
     i, j = np.triu_indices(n, k=1)
 
-    def step(state):
+    def step(state, layer):
         q, off = state
         c = _correlation(off, q[i], q[j])
         with np.errstate(over="ignore", invalid="ignore"):
             return sw2 * second_moment(act, q) + sb2, sw2 * _pair_kernel(act, q, i, j, c, rtol) + sb2
 
     q, off = _recurse(step, (np.diag(K).copy(), K[i, j]), L)
-    out = np.empty((n, n))
-    out[i, j] = off
-    out[j, i] = off
-    out[np.diag_indices(n)] = q
-    return out
+    return _symmetric(q, off, i, j)

@@ -7,6 +7,10 @@ fixed-point solve for the whole grid (on verified interpolants of V, D, V', see
 the stable correlation fixed point c* (the Mehler series for smooth activations, built once per grid
 point; the chaotic points need bivariate integrals, so they are computed only on access).  The critical line chi_1 = 1 comes from :func:`meanfield.critical_sigma_w2` with its
 stability flags.
+
+With dropout p (docs/conventions.md §10; Schoenholz et al. 2017) q* and chi_1 are those of sigma_w^2/(1 - p)
+without dropout, the line chi_1 = 1 moves to (1 - p) times the edge of chaos, c* < 1 and xi_c is finite at
+every point, below :attr:`PhaseDiagram.xi_c_bound`.
 """
 from __future__ import annotations
 
@@ -18,7 +22,14 @@ import numpy as np
 from . import validation as check
 from .activations import Activation, activation
 from .criticality import critical_point
-from .maps import CRITICAL_TOLERANCE, _correlation_fixed_point, _fixed_point, _rate, depth_scale_from_rate
+from .maps import (
+    CRITICAL_TOLERANCE,
+    _correlation_fixed_point,
+    _effective_sw2,
+    _fixed_point,
+    _rate,
+    depth_scale_from_rate,
+)
 from .tabulate import tabulated_moments
 
 __all__ = ["PhaseDiagram", "phase_diagram"]
@@ -43,6 +54,9 @@ class PhaseDiagram:
         The edge of chaos for every sigma_b^2 (NaN where none exists).
     critical_stable : ndarray of bool
         Whether that critical q* attracts (False also where none exists).
+    dropout : float
+        The drop probability p (module docstring): chi_1 is then the gradient factor sigma_w^2 D(q*)/(1 - p)
+        and the critical line is chi_1 = 1, no edge of chaos (xi_c is finite everywhere).
     """
 
     activation: str
@@ -53,6 +67,7 @@ class PhaseDiagram:
     critical_sigma_w2: np.ndarray
     critical_stable: np.ndarray
     _act: Activation = field(repr=False)
+    dropout: float = 0.0
 
     @functools.cached_property
     def _correlation(self) -> tuple[np.ndarray, np.ndarray]:
@@ -65,7 +80,7 @@ class PhaseDiagram:
         if np.any(finite):
             moments = tabulated_moments(self._act)
             c_star[finite], chi_c[finite] = _correlation_fixed_point(
-                self._act, W.ravel()[finite], B.ravel()[finite], q[finite], moments.V, moments.D
+                self._act, W.ravel()[finite], B.ravel()[finite], q[finite], moments.V, moments.D, 1.0 - self.dropout
             )
         xi_c = np.where(finite, depth_scale_from_rate(np.nan_to_num(chi_c)), np.nan)
         return c_star.reshape(W.shape), xi_c.reshape(W.shape)
@@ -77,7 +92,7 @@ class PhaseDiagram:
         finite = np.isfinite(self.q_star)
         if np.any(finite):
             dV = tabulated_moments(self._act).dV
-            out[finite] = _rate(self._act, W[finite], self.q_star[finite], lambda _, v: dV(v))
+            out[finite] = _rate(self._act, _effective_sw2(W[finite], self.dropout), self.q_star[finite], lambda _, v: dV(v))
         return out
 
     @property
@@ -91,6 +106,16 @@ class PhaseDiagram:
     @property
     def xi_c(self) -> np.ndarray:
         return self._correlation[1]
+
+    @property
+    def xi_c_bound(self) -> np.ndarray:
+        """The bound -1/log(1 - p (1 - sigma_b^2/q*)) on xi_c with dropout p (inf for p = 0, NaN where q diverges;
+        see :attr:`meanfield.Propagation.xi_c_bound`)."""
+        _, B = np.meshgrid(self.sigma_w2, self.sigma_b2)
+        q = self.q_star
+        with np.errstate(divide="ignore", invalid="ignore"):
+            shrink = np.where(q > 0, 1.0 - B / q, 1.0)
+        return np.where(np.isfinite(q), depth_scale_from_rate(1.0 - self.dropout * np.nan_to_num(shrink)), np.nan)
 
     @property
     def diverged(self) -> np.ndarray:
@@ -114,7 +139,7 @@ class PhaseDiagram:
         return plot_phase_diagram(self, ax=ax, quantity=quantity, **kwargs)
 
 
-def phase_diagram(act, sigma_w2_grid, sigma_b2_grid) -> PhaseDiagram:
+def phase_diagram(act, sigma_w2_grid, sigma_b2_grid, *, dropout=0.0) -> PhaseDiagram:
     """q*, chi_1, xi_q (and, on access, c* and xi_c) on the grid sigma_w2_grid x sigma_b2_grid, vectorized.
 
     Every point agrees with :func:`meanfield.fixed_point` and :func:`meanfield.chi1` (interpolants of V
@@ -125,6 +150,8 @@ def phase_diagram(act, sigma_w2_grid, sigma_b2_grid) -> PhaseDiagram:
     act : str, callable or Activation
     sigma_w2_grid, sigma_b2_grid : array_like
         1-D grids of weight and bias variances (>= 0).
+    dropout : float
+        Drop probability p in [0, 1) of inverted dropout (module docstring).
 
     Returns
     -------
@@ -133,15 +160,16 @@ def phase_diagram(act, sigma_w2_grid, sigma_b2_grid) -> PhaseDiagram:
     act = activation(act)
     w1 = np.atleast_1d(check.nonnegative("sigma_w2_grid", sigma_w2_grid)).ravel()
     b1 = np.atleast_1d(check.nonnegative("sigma_b2_grid", sigma_b2_grid)).ravel()
+    p = check.dropout(dropout)
     W, B = np.meshgrid(w1, b1)
-    w, b = W.ravel(), B.ravel()
+    w, b = _effective_sw2(W.ravel(), p), B.ravel()
     moments = tabulated_moments(act)
     q = _fixed_point(act, w, b, 1.0, diverge="inf", V=moments.V)
     finite = np.isfinite(q)
     chi = np.full(q.shape, np.nan)
     if np.any(finite):
         chi[finite] = _rate(act, w[finite], q[finite], lambda _, v: moments.D(v))
-    points = critical_point(act, b1)
+    points = critical_point(act, b1, dropout=p)
     shape = W.shape
     return PhaseDiagram(
         act.name,
@@ -149,7 +177,8 @@ def phase_diagram(act, sigma_w2_grid, sigma_b2_grid) -> PhaseDiagram:
         b1,
         q.reshape(shape),
         chi.reshape(shape),
-        np.array([p.sigma_w2 for p in points]),
-        np.array([bool(p.stable) for p in points]),
+        np.array([point.sigma_w2 for point in points]),
+        np.array([bool(point.stable) for point in points]),
         act,
+        p,
     )

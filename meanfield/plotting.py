@@ -32,7 +32,7 @@ def plot_phase_diagram(diagram, ax=None, quantity: str = "chi1", **kwargs):
     ``chi1`` uses a diverging colour map centred on 1 (blue ordered, red chaotic); ``xi_c`` and
     ``q_star`` are shown in log10.  Points where q diverges have their own colour (grey) and legend
     entry.  The critical line is solid where its q* is stable and dashed where it is unstable (a
-    network started at q^1 = 1 does not reach it).  The title names only the phases that appear.
+    network started at q^1 = 1 does not reach it); with dropout it is the line chi_1 = 1, no edge of chaos.  The title names only the phases that appear.
     ``kwargs`` go to ``pcolormesh`` (e.g. ``cmap``, ``rasterized``).
     """
     from matplotlib.colors import ListedColormap, TwoSlopeNorm
@@ -66,7 +66,8 @@ def plot_phase_diagram(diagram, ax=None, quantity: str = "chi1", **kwargs):
     crit = diagram.critical_sigma_w2
     stable = diagram.critical_stable
     inside = np.isfinite(crit) & (crit >= w.min()) & (crit <= w.max())
-    for mask, style, label in ((inside & stable, "-", "edge of chaos"), (inside & ~stable, "--", "edge of chaos (unstable q*)")):
+    edge = "edge of chaos" if not diagram.dropout else rf"$\chi_1 = 1$ (dropout {diagram.dropout:g}: no edge of chaos)"
+    for mask, style, label in ((inside & stable, "-", edge), (inside & ~stable, "--", edge + " (unstable q*)")):
         if np.any(mask):
             (line,) = ax.plot(np.where(mask, crit, np.nan), b, style, color="k", lw=2, label=label)
             handles.append(line)

@@ -17,7 +17,7 @@ from .errors import ParameterError
 
 __all__ = [
     "real_array", "nonnegative", "positive", "correlation", "depth", "positive_int", "widths", "RNGLike", "generator",
-    "shown", "memory", "MAX_DEPTH", "MAX_COUNT",
+    "dropout", "shown", "memory", "MAX_DEPTH", "MAX_COUNT",
 ]
 
 #: What the ``rng``/``seed`` arguments accept (an int or None seeds ``np.random.default_rng``).
@@ -98,6 +98,14 @@ def positive_int(name: str, value, minimum: int = 1, maximum: int = MAX_COUNT) -
     if not minimum <= value <= maximum:
         raise ParameterError(f"{name} must be {allowed}, got {shown(value)}")
     return int(value)
+
+
+def dropout(value) -> float:
+    """A dropout (drop) probability p in [0, 1): one number (p = 1 would drop every unit)."""
+    p = real_array("dropout", value, scalar=True)
+    if not 0 <= p < 1:
+        raise ParameterError(f"dropout is the probability of dropping a unit and must lie in [0, 1), got {shown(value)}")
+    return p
 
 
 def depth(value) -> int:

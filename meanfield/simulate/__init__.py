@@ -9,6 +9,8 @@ measures them, so that every prediction can be checked against real matrices.
   sampled networks and the eigenvalues of J J^T (:func:`jacobian_singular_values`).
 - :mod:`~meanfield.simulate.comparison`: Kolmogorov-Smirnov distances with atoms and floors, the DKW
   bound, moment errors and the conditioning of relu-like spectra on sampled active fractions.
+- :mod:`~meanfield.simulate.fluctuations`: finite-width fluctuations of one input (s^l, |h^l|^2/n_l,
+  log |J u|^2) and of two inputs' cosine, with dropout masks (:func:`sample_fluctuations`).
 - :mod:`~meanfield.simulate.streams`: :class:`NetworkStreams`, one random stream per network.
 - :mod:`~meanfield.simulate.sweep`: :func:`sweep` over a grid of configurations (:func:`grid`) on
   local processes, a Dask cluster or any executor; reproducible, resumable from a results
@@ -19,6 +21,7 @@ measures them, so that every prediction can be checked against real matrices.
 Conventions: docs/conventions.md.  Randomness only from explicit seeds (numpy Generators).
 """
 from .comparison import KSResult, MomentErrors, conditioned_bernoulli_p, ks_bound, ks_distance, moment_errors
+from .fluctuations import FluctuationSamples, sample_fluctuations
 from .jacobians import JacobianSamples, jacobian_singular_values
 from .quantities import JacobianQuantity, SignalQuantity, SweepQuantity, register_quantity
 from .results import SweepResult, Table, Throughput
@@ -49,6 +52,8 @@ __all__ = [
     "SignalStatistics",
     "jacobian_singular_values",
     "JacobianSamples",
+    "sample_fluctuations",
+    "FluctuationSamples",
     "ks_distance",
     "KSResult",
     "ks_bound",
