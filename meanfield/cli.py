@@ -34,6 +34,7 @@ import numpy as np
 from . import __version__
 from .activations import activation
 from .cli_support import (
+    DEFAULT_SEED,
     _ACT_HELP,
     _JSON_NOTE,
     _UsageError,
@@ -51,7 +52,7 @@ from .cli_support import (
     _table,
     _variance,
 )
-from .cli_spectra import DEFAULT_SEED, add_spectrum_commands
+from .cli_spectra import add_spectrum_commands
 from .errors import DivergentFixedPointError, ParameterError
 from .maps import CRITICAL_TOLERANCE, depth_scale_from_rate
 
@@ -158,7 +159,6 @@ def _cmd_maps(args) -> int:
         return _maps_divergent(args, act, sw2, sb2, q0, " ".join(str(exc).split()))
     values = {"q_star": p.q_star, "chi1": p.chi1, "q_slope": p.q_slope, "xi_q": p.xi_q, "chi_c": p.chi_c,
               "xi_c": p.xi_c, "c_star": p.c_star}
-    q, chi, slope, chi_c, c_star = p.q_star, p.chi1, p.q_slope, p.chi_c, p.c_star
     phase = p.phase
 
     if args.json:
@@ -172,9 +172,9 @@ def _cmd_maps(args) -> int:
     params = "".join(f", {k}={v:g}" for k, v in act.params.items())
     labels = [
         ("activation", act.name + params), ("sigma_w2", _fmt(sw2)), ("sigma_b2", _fmt(sb2)), ("q0", _fmt(q0)),
-        ("q*", _fmt(values["q_star"])), ("chi_1", _fmt(chi)), ("q_slope", _fmt(slope)),
-        ("xi_q", _fmt(values["xi_q"])), ("chi_c", _fmt(chi_c)), ("xi_c", _fmt(values["xi_c"])),
-        ("c*", _fmt(c_star)), ("phase", phase),
+        ("q*", _fmt(p.q_star)), ("chi_1", _fmt(p.chi1)), ("q_slope", _fmt(p.q_slope)),
+        ("xi_q", _fmt(p.xi_q)), ("chi_c", _fmt(p.chi_c)), ("xi_c", _fmt(p.xi_c)),
+        ("c*", _fmt(p.c_star)), ("phase", phase),
     ]
     width = max(len(k) for k, _ in labels)
     for key, value in labels:

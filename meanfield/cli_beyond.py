@@ -23,7 +23,7 @@ import warnings
 import numpy as np
 
 from .activations import activation
-from .cli_support import _JSON_NOTE, _UsageError, _emit_json, _fmt, _json_number, _real, _table, _variance
+from .cli_support import DEFAULT_SEED, _JSON_NOTE, _UsageError, _emit_json, _fmt, _real, _table, _variance
 from .errors import FiniteWidthWarning, ParameterError, SigpropError
 
 __all__ = ["register"]
@@ -84,14 +84,13 @@ def _cmd_ntk(args) -> int:
     head = {"command": "ntk", "activation": act.name, "params": dict(act.params), "sigma_w2": sw2, "sigma_b2": sb2,
             "depth": args.depth, "parameterization": args.parameterization}
     if args.json:
-        payload = dict(head, nngp=[[_json_number(v) for v in row] for row in K],
-                       ntk=[[_json_number(v) for v in row] for row in T])
+        payload = dict(head, nngp=K, ntk=T)
         if args.inputs is None:
             payload.update(q0=args.q0, cosines=[float(c) for c in cosines])
         payload["depth_scale"] = {"reason": no_scale} if scale is None else {
-            "phase": scale.phase, "xi": _json_number(scale.xi), "limit": scale.limit,
-            "theta_star": _json_number(scale.theta_star), "reason": scale.reason}
-        _emit_json(payload)
+            "phase": scale.phase, "xi": scale.xi, "limit": scale.limit,
+            "theta_star": scale.theta_star, "reason": scale.reason}
+        _emit_json(payload, None if scale is None else {"xi": scale.reason, "theta_star": scale.reason})
         return 0
     print(f"# NTK ({args.parameterization} parameterization) and NNGP of h^{args.depth}, {act.name}, "
           f"sigma_w2 = {_fmt(sw2)}, sigma_b2 = {_fmt(sb2)}")
@@ -162,7 +161,7 @@ def _cmd_finite_width(args) -> int:
         payload = {"command": "finite-width", "activation": act.name, "params": dict(act.params), "sigma_w2": sw2,
                    "sigma_b2": sb2, "q0": args.q0, "widths": widths, "depth_to_width": fw.depth_to_width,
                    "reliable": not notes, "warnings": notes,
-                   "layers": [dict({"layer": int(l)}, **{k: _json_number(v[i]) for k, v in columns.items()})
+                   "layers": [dict({"layer": int(l)}, **{k: float(v[i]) for k, v in columns.items()})
                               for i, l in enumerate(layers)]}
         if mc is not None:
             payload.update(mc_networks=args.mc_networks, seed=args.seed)
@@ -219,6 +218,7 @@ def register(sub, common) -> None:
     p.add_argument("--width", metavar="N", type=int, help="every width n_0 .. n_L (with --depth)")
     p.add_argument("--q0", metavar="Q", type=_real, default=1.0, help="|x^0|^2/n_0 of the input (default 1)")
     p.add_argument("--mc-networks", metavar="N", type=int, help="also sample N networks (exact Gaussian chain)")
-    p.add_argument("--seed", metavar="S", type=int, help="seed of the Monte Carlo (default: unseeded)")
+    p.add_argument("--seed", metavar="S", type=int, default=DEFAULT_SEED,
+                   help=f"seed of the Monte Carlo (default {DEFAULT_SEED}; printed with the results)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_cmd_finite_width)

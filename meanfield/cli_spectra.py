@@ -15,6 +15,7 @@ import numpy as np
 
 from .activations import activation
 from .cli_support import (
+    DEFAULT_SEED,
     _JSON_NOTE,
     _emit_csv,
     _emit_json,
@@ -28,10 +29,8 @@ from .cli_support import (
 )
 from .errors import ParameterError
 
-__all__ = ["add_spectrum_commands", "DEFAULT_SEED"]
+__all__ = ["add_spectrum_commands"]
 
-#: seed of the Monte Carlo when --seed is not given (printed with the results)
-DEFAULT_SEED = 0
 #: quantile levels reported by ``spectrum --json``
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 

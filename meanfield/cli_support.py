@@ -20,6 +20,8 @@ from .activations import BUILTIN_NAMES
 from .errors import DivergentExpectationError, DivergentFixedPointError, ParameterError, SigpropError
 from .jsonable import json_ready
 
+#: seed of the Monte Carlo when --seed is not given (printed with the results)
+DEFAULT_SEED = 0
 _JSON_NOTE = (
     "JSON output (on stdout): every number is a JSON number; a value that is undefined or infinite (no "
     "critical point, an infinite depth scale, q without a finite fixed point) is null, and the key "

@@ -342,7 +342,7 @@ def _verdict(r: "dict") -> str:
         f"{_g(r['spread'])}), lambda_max = {_g(r['lambda_max'], 6)}"
     )
     lines.append(
-        f"  variance growth: Var/E^2 = "
+        "  variance growth: Var/E^2 = "
         + (f"sum_l r_l, the last layer adding {_g(r['var_rate'], 5)}" if r["kind"] == "trajectory"
            else f"L x {_g(r['var_rate'], 5)} per layer")
         + f"; dVar/dL = {_g(r['var_slope'], 5)}; "
