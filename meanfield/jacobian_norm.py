@@ -25,8 +25,20 @@ sigma_w^2 (E[phi^2 phi'^2] - V D)/(n_l D) (the same units set rho_l and s^{l+1})
 computed by a forward recursion over layers.  The cosine obeys E[gamma_l^2] = A_l^2 E[gamma'^2_{l-1}] +
 E[phi^2 phi'^2]/(n_l V D), A_l = E[phi(u) phi'(u) z]/sqrt(V D), from E[gamma_0^2] = 1/n_0.
 
+Within one network and across networks.  Given the network (D^l fixed), the directions u only move the
+g_i: the conditional relative variance of rho_l is 2 mu_2/(D^2 n_l) (2 = Var g^2), independent between layers
+and, for orthonormal u, u', between directions.  So
+
+    var_within = sum_l 2 mu_2^l / ((D^l)^2 n_l)        (the spread of log |J u|^2 over u in one network),
+    var_across = Var - var_within                     (the spread, over networks, of log tr(J^T J)/n_0),
+
+tr(J^T J)/n_0 = E_u |J u|^2/|u|^2 being the mean of the network's squared singular values lambda (over the
+n_0 input directions): the number that free probability predicts (its log-mean, ``mean_field``), and that
+fluctuates from network to network log-normally with variance var_across.
+
 ReLU: D is constant (a = b = 0), mu_2 = D = 1/2, so mean = sum_l [log(sigma_w^2 n_l/(2 n_{l-1})) - 5/(2 n_l)] and
-variance = 5 sum_l 1/n_l (Hanin & Nica), for any sigma_b^2; the exact law is that of prod_l (sigma_w^2/n_{l-1})
+variance = 5 sum_l 1/n_l (Hanin & Nica), 4 sum_l 1/n_l of it within a network and sum_l 1/n_l across networks
+(the fluctuation of the active fractions), for any sigma_b^2; the exact law is that of prod_l (sigma_w^2/n_{l-1})
 chi^2_{K_l}, K_l ~ Binomial(n_l, 1/2) (the chain of docs/conventions.md §6).  Neglected terms: O(sum 1/n_l^2).
 """
 from __future__ import annotations
@@ -58,6 +70,11 @@ class JacobianNormLaw:
         [n_0, ..., n_L].
     mean, var : ndarray, shape (L,)
         E and Var of log(|J_l u|^2 / |u|^2) for the Jacobian of the first l layers (index l - 1).
+    var_within : ndarray, shape (L,)
+        The part of ``var`` that is the spread over directions u within one network (module docstring).
+    var_across : ndarray, shape (L,)
+        ``var - var_within``: the variance, over networks, of log(tr(J_l^T J_l)/n_0), the log of the mean
+        squared singular value of J_l.
     mean_field : ndarray, shape (L,)
         sum_{k<=l} log(chi_1^k n_k / n_{k-1}): the log of E|J_l u|^2/|u|^2 at infinite width.
     depth_to_width : float
@@ -73,6 +90,7 @@ class JacobianNormLaw:
     widths: list
     mean: np.ndarray
     var: np.ndarray
+    var_within: np.ndarray
     mean_field: np.ndarray
     depth_to_width: float
     reliable: bool
@@ -80,6 +98,10 @@ class JacobianNormLaw:
     @property
     def std(self) -> np.ndarray:
         return np.sqrt(self.var)
+
+    @property
+    def var_across(self) -> np.ndarray:
+        return self.var - self.var_within
 
     def law(self, l: int | None = None):
         """The Gaussian approximation of log(|J_l u|^2/|u|^2) (default l = L), a frozen scipy.stats.norm."""
@@ -175,5 +197,6 @@ def jacobian_norm_law(act, sigma_w2, sigma_b2, widths, q0=1.0) -> JacobianNormLa
     message = breakdown_message("jacobian_norm_law", ratio, float(var[-1]), "variance of log |J u|^2")
     if message:
         warnings.warn(message, FiniteWidthWarning, stacklevel=2)
-    return JacobianNormLaw(act.name, sw2, sb2, q0, widths, np.cumsum(layer_mean), var, np.cumsum(layer_mf), ratio,
-                           message is None)
+    within = np.cumsum(2 * m.D4 / m.D**2 / n[1:])
+    return JacobianNormLaw(act.name, sw2, sb2, q0, widths, np.cumsum(layer_mean), var, within, np.cumsum(layer_mf),
+                           ratio, message is None)
