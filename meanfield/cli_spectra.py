@@ -98,6 +98,13 @@ def _cmd_spectrum(args) -> int:
             "quantiles": {f"{p:g}": float(spec.ppf(p)) for p in QUANTILES},
             "monte_carlo": None, "figure": args.out,
         }
+        # null fields that are not numbers gone wrong, with their reasons (merged by _emit_json)
+        payload["undefined"] = {k: v for k, v in {
+            "q0": "not given: every layer at the fixed point q*" if q0 is None else None,
+            "q_star": None if spec.kind == "fixed point" else f"not used: the layers follow the {spec.kind}",
+            "monte_carlo": "not requested (--mc-width)" if samples is None else None,
+            "figure": "not requested (--out)" if args.out is None else None,
+        }.items() if v is not None}
         if samples is not None:
             ks = ks_distance(samples, spec, floor=1e-8 * top)
             payload["monte_carlo"] = {"width": args.mc_width, "n_networks": args.mc_networks, "seed": args.seed,

@@ -101,7 +101,9 @@ def test_spectrum_json_and_csv_on_stdout_without_out(capsys, tmp_path, monkeypat
     mc = data["monte_carlo"]
     samples = mf.simulate.jacobian_singular_values("relu", 2.0, 0.0, 4, 40, "gaussian", seed=3)
     assert (mc["width"], mc["n_networks"], mc["seed"]) == (40, 1, 3) and mc["mean"] == float(samples.lam.mean())
-    assert 0 < number(mc["ks"]) < 1 and data["undefined"] == {}
+    assert 0 < number(mc["ks"]) < 1
+    # every null carries its reason: q0 was not given, no figure was asked for
+    assert set(data["undefined"]) == {"q0", "figure"} and "q*" in data["undefined"]["q0"]
     code, out, err = run(capsys, *argv, "--csv")
     rows = list(csv.DictReader(io.StringIO(out)))
     assert code == 0 and err == "" and len(rows) == 300 and list(rows[0]) == ["lambda", "pdf", "cdf", "sf"]
@@ -124,6 +126,7 @@ def test_spectrum_and_isometry_q0_follow_the_trajectory(capsys):
     code, out, err = run(capsys, "spectrum", *base, "--q0", "2.5", "--json")
     data = strict_json(out)
     assert code == 0 and data["kind"] == "trajectory" and data["q0"] == 2.5 and data["q_star"] is None
+    assert "trajectory" in data["undefined"]["q_star"] and "--mc-width" in data["undefined"]["monte_carlo"]
     assert data["mean"] == pytest.approx(report.mean, rel=1e-12)
 
 
