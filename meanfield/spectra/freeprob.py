@@ -338,14 +338,16 @@ class _Continuation:
     """
 
     L: int
+    #: the ratio of successive heights below 1e-3 scale
+    near_ratio: float = 0.02
 
     def solve(self, x, scale: float, y_end=None):
         """(m, v) at z = x + i y_end, continued from far above; x real array (> 0).
 
-        Heights fall geometrically (ratio 0.5, then 0.02 below 1e-3 scale, where the root moves
-        little) from 50 (max x + scale) to y_end = 1e-9 min(x, scale) (default); damped Newton from
-        the previous height at each, on the points still moving (loosely while far above the axis:
-        there it only has to stay on the branch).
+        Heights fall geometrically (ratio 0.5, then ``near_ratio`` below 1e-3 scale, where the root
+        moves little) from 50 (max x + scale) to y_end = 1e-9 min(x, scale) (default); damped Newton
+        from the previous height at each, on the points still moving (loosely while far above the
+        axis: there it only has to stay on the branch).
         """
         x = np.asarray(x, dtype=float)
         y_end = 1e-9 * np.minimum(np.abs(x), scale) if y_end is None else np.broadcast_to(y_end, x.shape)
@@ -358,7 +360,7 @@ class _Continuation:
             far = bool(np.min(y[idx]) > 1e-3 * scale)
             v[idx], m[idx] = self._newton(v[idx], np.log(x[idx] + 1j * y[idx]), far)
             live[idx[y[idx] <= y_end[idx]]] = False
-            ratio = np.where(y > 1e-3 * scale, 0.5, 0.02)
+            ratio = np.where(y > 1e-3 * scale, 0.5, self.near_ratio)
             y = np.where(live, np.maximum(ratio * y, y_end), y)
         return m, v
 
@@ -461,7 +463,14 @@ class BernoulliLayersSolver(_Continuation):
     active fractions): zeta_l = M_l^{-1}(m) = 1 + p_l/m in closed form, so the unknown is m and
 
         z = sigma_w^{2L} ((1 + m)/m) A(m)^L prod_l (m + p_l)/(1 + m),  A = 1 + m (Gaussian), 1 (orthogonal).
+
+    Where one layer has the smallest p alone, m -> -min p like z (not like z^(1/k) as for k equal layers): the
+    spectrum has a gap above its atom at 0 (two free projections: the continuous part starts at
+    (sqrt(p_1 (1 - p_2)) - sqrt(p_2 (1 - p_1)))^2), and log(m + min p) moves as much as log z, so the heights
+    near the axis fall by halves (a ratio of 0.02 overshoots onto another branch inside the gap).
     """
+
+    near_ratio = 0.5
 
     def __init__(self, p, sigma_w2: float, weights: str):
         self.p = np.asarray(p, dtype=float)
@@ -482,5 +491,26 @@ class BernoulliLayersSolver(_Continuation):
         return _fold(log_rhs - log_z), dF, m
 
     def upper_edge(self) -> float:
-        """lambda_max: the critical point of z(m) for real m > 0 (nan if z is monotone there)."""
-        return self._edge_from_scan(np.geomspace(1e-12, 1e8, 600))
+        """The top of the continuous part: the critical point of z(m) for real m > 0; for orthogonal weights
+        with an atom at sigma_w^(2L) above it (sum_l (1 - p_l) < 1), where z(m) decreases to sigma_w^(2L) as
+        m -> +infinity, the minimum of z(m) over m < -1 (nan if neither exists)."""
+        edge = self._edge_from_scan(np.geomspace(1e-12, 1e8, 600))
+        if np.isnan(edge) and self.weights == "orthogonal":
+            edge = self._edge_from_scan(-1.0 - np.geomspace(1e-12, 1e8, 600))
+        return edge
+
+    def lower_edge(self) -> float:
+        """The bottom of the continuous part above the atom at 0 where one layer alone has the smallest p:
+        the maximum of z(m) over real m between -p_(2) and -min p (z vanishes at both ends; class docstring);
+        0.0 where several layers share the smallest p (the density then reaches down to 0)."""
+        p = np.sort(self.p)
+        if p.size < 2 or p[1] <= p[0] * (1 + 1e-12):
+            return 0.0
+
+        def slope(m):
+            return float(self._residual(np.array([m + 0j]), np.array([0j]))[1][0].real)
+
+        gap = p[1] - p[0]
+        m = brentq(slope, -p[1] + 1e-12 * gap, -p[0] - 1e-12 * gap, xtol=1e-15 * p[1], rtol=1e-15)
+        log_z, _, _ = self._residual(np.array([m + 0j]), np.array([0j]))
+        return float(np.exp(log_z[0].real))

@@ -423,7 +423,12 @@ class JacobianSpectrum(Law):
     @cached_property
     def _singular_points(self) -> list[float]:
         """Where the density may have an integrable singularity: for orthogonal weights the products
-        (sigma_w^2 v)^L of an atom v > 0 of d (relu, hard-tanh at L = 2: |lambda - x0|^(-1/2))."""
+        (sigma_w^2 v)^L of an atom v > 0 of d (relu, hard-tanh at L = 2: |lambda - x0|^(-1/2)); for sampled
+        Bernoulli layers with one smallest active fraction, the square-root edge above the gap over the atom at 0
+        (:meth:`meanfield.spectra.freeprob.BernoulliLayersSolver.lower_edge`)."""
+        if self.kind == "sampled layers":
+            edge = self._solver.lower_edge()
+            return [edge] if edge > 0 else []
         if self.law is None or self.weights != "orthogonal" or not self._uniform:
             return []
         points = [(self.sigma_w2 * v) ** self.depth for v, _ in self.law.atoms if v > 0]

@@ -206,6 +206,35 @@ def test_layer_dependent_bernoulli_laws():
         JacobianSpectrum.bernoulli_layers([0.5, 1.5], 2.0)
 
 
+@pytest.mark.parametrize("p", [(0.3, 0.6), (0.6, 0.3), (0.5, 0.45), (0.7, 0.6)])
+def test_two_free_projections_have_a_gap_above_the_atom(p):
+    """Orthogonal layers with active fractions p_1 != p_2: J J^T = sigma_w^4 P_2 U P_1 U^T P_2, the product of two
+    free projections, whose law is closed form (Voiculescu): atoms 1 - min p at 0 and max(0, p_1 + p_2 - 1) at
+    sigma_w^4, and sqrt((x - a)(b - x)) / (2 pi x (1 - x)) on [a, b] = [(sqrt(p_1 q_2) -+ sqrt(p_2 q_1))^2]
+    (x = lambda / sigma_w^4, q = 1 - p): a GAP between 0 and a, where the density is 0 (no atom leaking into it),
+    and a square-root edge at a; the cdf against adaptive quadrature of the closed form."""
+    from meanfield.spectra.spectrum import JacobianSpectrum
+
+    p1, p2 = p
+    s4 = 1.3**2
+    a = (np.sqrt(p1 * (1 - p2)) - np.sqrt(p2 * (1 - p1))) ** 2
+    b = (np.sqrt(p1 * (1 - p2)) + np.sqrt(p2 * (1 - p1))) ** 2
+
+    def density(x):  # of x = lambda / sigma_w^4
+        return np.sqrt(np.clip((x - a) * (b - x), 0, None)) / (2 * np.pi * x * (1 - x))
+
+    spec = JacobianSpectrum.bernoulli_layers([p1, p2], 1.3, "orthogonal")
+    atoms = dict(spec.atoms)
+    assert atoms[0.0] == pytest.approx(1 - min(p), abs=1e-15)
+    assert atoms.get(s4, 0.0) == pytest.approx(max(0.0, p1 + p2 - 1), abs=1e-14)
+    assert spec._solver.lower_edge() == pytest.approx(s4 * a, rel=1e-12)
+    x = np.concatenate([a * np.geomspace(1e-12, 0.999, 25), np.linspace(a, b, 41)[1:-1]])
+    np.testing.assert_allclose(spec.pdf(s4 * x) * s4, density(x), rtol=1e-7, atol=1e-7)  # y_end = 1e-9 x smooths
+    for xi in (0.5 * a, a, a + 1e-3 * (b - a), (a + b) / 2, b - 1e-3 * (b - a)):
+        expected = 1 - min(p) + (integrate.quad(density, a, xi, limit=200, epsabs=1e-13)[0] if xi > a else 0.0)
+        assert spec.cdf(s4 * xi) == pytest.approx(expected, abs=5e-8)  # 4.5e-5 before the edge was found
+
+
 @pytest.mark.parametrize("weights", ["orthogonal", "gaussian"])
 def test_depth_1000_off_criticality(weights):
     # chi_1 = 0.95: the mean 0.95^1000 ~ 5e-23 and the density live far from 1 without overflow
