@@ -147,8 +147,13 @@ def test_first_layers_against_scipy_quadrature(sb2):
 
 
 def _mp_moments(widths, sw2, sb2, s1, jmax, sharing=False):
-    """E[s_l^j] by the recursion of notes R4 in mpmath (40 digits), written independently here."""
-    mpmath.mp.dps = 40
+    """E[s_l^j] by the chain's moment recursion (docs/conventions.md §6) in mpmath (40 digits), written
+    independently here; the working precision is restored on return (other tests depend on the default)."""
+    with mpmath.workdps(40):
+        return _mp_moments_at_working_precision(widths, sw2, sb2, s1, jmax, sharing)
+
+
+def _mp_moments_at_working_precision(widths, sw2, sb2, s1, jmax, sharing):
     sw2, sb2 = mpmath.mpf(sw2), mpmath.mpf(sb2)
     es = [[mpmath.mpf(s1) ** j for j in range(jmax + 1)]]
     for n in widths[1:-1]:
