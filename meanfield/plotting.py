@@ -148,7 +148,7 @@ def plot_spectrum(spectrum, ax=None, samples=None, **kwargs):
     below = float(spectrum.cdf(lo)) - spectrum.atom
     style = {"color": "k", "lw": 1.5, "label": "free probability"} | kwargs
     if below > 1e-3 and "label" not in kwargs:
-        style["label"] += f" ({below:.1%} of the mass below the axis)"
+        style["label"] += f" ({below:.1%} of the mass left of the plotted range)"
     ax.plot(np.log10(x), density, **style)
     for loc, mass in spectrum.atoms:
         text = f"atom {mass:.3g} at $\\lambda$ = {loc:.4g}" if loc > 0 else f"atom {mass:.3g} at $\\lambda$ = 0"

@@ -50,7 +50,7 @@ def test_deep_spectrum_range_stops_at_the_floor_and_says_what_is_left_out():
     assert x[0] == pytest.approx(1e-8 * s.support()[1], rel=1e-12)
     ax = s.plot(ax=_axes())
     below = float(s.cdf(x[0])) - 0.5
-    assert f"{below:.1%} of the mass below the axis" in ax.get_legend_handles_labels()[1][0]
+    assert f"{below:.1%} of the mass left of the plotted range" in ax.get_legend_handles_labels()[1][0]
 
 
 def test_monte_carlo_histogram_names_its_networks_and_overlays_keep_their_range():
