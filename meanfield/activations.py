@@ -132,20 +132,27 @@ def _ones(x):
     return np.ones_like(np.asarray(x, dtype=float))
 
 
+def _finite_real(value, what: str) -> float:
+    """``value`` as a finite Python float; anything else (bools, strings, sympy objects, inf, nan) is an
+    ActivationError naming ``what``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.integer, np.floating)):
+        raise ActivationError(f"{what} must be a real number, got {check.shown(value)} ({type(value).__name__})")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise ActivationError(f"{what} must be a finite number, got {check.shown(value)}")
+    return number
+
+
 def _exact(value: float) -> sp.Expr:
     """A parameter as a sympy number: a short rational when it is one (0.01 -> 1/100), else a Float.
 
     Only a finite real number is accepted: sympy's ``nsimplify`` evaluates strings, so nothing else
     may reach it.
     """
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.integer, np.floating)):
-        raise ActivationError(f"a parameter must be a real number, got {value!r} ({type(value).__name__})")
-    try:
-        value = float(value)
-    except OverflowError:
-        value = math.inf
-    if not math.isfinite(value):
-        raise ActivationError(f"a parameter must be finite, got {check.shown(value)}")
+    value = _finite_real(value, "a parameter")
     rational = sp.nsimplify(value, rational=True)
     return rational if rational.q < 10**6 else sp.Float(value, 17)
 
@@ -330,15 +337,7 @@ def _check_params(name: str, defaults: Mapping[str, float], given: Mapping[str, 
         )
     params = dict(defaults)
     for key, value in given.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-            raise ActivationError(f"parameter {key}={check.shown(value)} of {name!r} must be a real number")
-        try:
-            number = float(value)
-        except OverflowError:
-            number = math.inf
-        if not math.isfinite(number):
-            raise ActivationError(f"parameter {key}={check.shown(value)} of {name!r} must be a finite number")
-        params[key] = number
+        params[key] = _finite_real(value, f"parameter {key} of {name!r}")
     if name == "leaky_relu" and not 0.0 <= params["slope"] <= 1.0:
         raise ActivationError(f"leaky_relu slope must lie in [0, 1], got {params['slope']}")
     if name in ("selu", "elu") and (params["alpha"] < 0 or params.get("scale", 1.0) <= 0):

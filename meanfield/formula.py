@@ -139,11 +139,6 @@ def _normal_cdf(u):
     return NormalCDF(u)
 
 
-def _rational(value: float) -> sp.Expr:
-    """A float parameter as the decimal it prints as (0.1 -> 1/10), so symbolic results stay exact."""
-    return sp.Rational(repr(float(value)))
-
-
 def _relu(u):
     return sp.Max(0, u)
 

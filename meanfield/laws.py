@@ -200,29 +200,24 @@ class Law:
         return x
 
     def _ppf(self, p):
-        out = np.empty(p.size)
-        lo_s, hi_s = self.support()
-        out[p == 0] = lo_s
-        out[p == 1] = hi_s
-        low = (p > 0) & (p <= 0.5)
-        if low.any():
-            out[low] = self._invert(False, p[low])
-        high = (p > 0.5) & (p < 1)  # solved on sf = 1 - p (exact in double), accurate near p = 1
-        if high.any():
-            out[high] = self._invert(True, 1.0 - p[high])
-        return out
+        return self._quantile(p, False)
 
     def _isf(self, q):
-        out = np.empty(q.size)
+        return self._quantile(q, True)
+
+    def _quantile(self, p, from_top: bool):
+        """x with F(x) = p (``from_top`` False: the ppf) or S(x) = p (True: the isf); each solved on whichever
+        of cdf and sf is below 1/2 (1 - p is exact in double there), accurate in both tails."""
+        out = np.empty(p.size)
         lo_s, hi_s = self.support()
-        out[q == 0] = hi_s
-        out[q == 1] = lo_s
-        low = (q > 0) & (q <= 0.5)
+        out[p == 0] = hi_s if from_top else lo_s
+        out[p == 1] = lo_s if from_top else hi_s
+        low = (p > 0) & (p <= 0.5)
         if low.any():
-            out[low] = self._invert(True, q[low])
-        high = (q > 0.5) & (q < 1)
+            out[low] = self._invert(from_top, p[low])
+        high = (p > 0.5) & (p < 1)
         if high.any():
-            out[high] = self._invert(False, 1.0 - q[high])
+            out[high] = self._invert(not from_top, 1.0 - p[high])
         return out
 
     def _central_moment(self, k: int) -> float:
