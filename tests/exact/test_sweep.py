@@ -7,7 +7,6 @@ q^{l+1} = sigma_w^2 q^l / 2 + sigma_b^2 (E[s^l] = q^l at every width; 2000 netwo
 errors).
 """
 import concurrent.futures as cf
-import tracemalloc
 
 import numpy as np
 import pytest
@@ -16,6 +15,7 @@ import exact
 from meanfield import simulate as sim
 from meanfield.errors import ParameterError
 from meanfield.simulate.quantities import get_quantity
+from tests.meanfield.simulate.memory_helpers import sampled_peak
 
 CONFIG = dict(activation="relu", sigma_w2=2.2, sigma_b2=0.1, depth=4, width=12, n0=5, input_norm2=3.0)
 
@@ -53,12 +53,7 @@ def test_sampled_laws_and_means_against_theory(result):
 def test_stated_memory_bounds_the_measured_peak():
     q = exact.sweep.QUANTITY
     config = q.prepare(dict(CONFIG, width=60))
-    tracemalloc.start()
-    try:
-        q.sample(config, sim.NetworkStreams.spawn(0, (0,), 0, 3))
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = sampled_peak(q, config)
     assert 0.3 * 3 * q.memory(config) < peak <= 3 * q.memory(config)
 
 

@@ -14,7 +14,6 @@ import logging
 import os
 import subprocess
 import sys
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,7 @@ from meanfield import simulate as sim
 from meanfield.errors import ParameterError
 from meanfield.simulate.quantities import JacobianQuantity, get_quantity
 from meanfield.simulate.store import SweepStore
+from tests.meanfield.simulate.memory_helpers import sampled_peak
 
 SEED = 20240607
 N_NETWORKS = 5
@@ -339,12 +339,7 @@ def test_stated_memory_bounds_the_measured_peak(quantity, weights):
     reports its allocations to tracemalloc) for a chunk of three networks."""
     q = get_quantity(quantity)
     config = q.prepare(dict(activation="tanh", sigma_w2=1.5, sigma_b2=0.05, depth=3, width=80, weights=weights))
-    tracemalloc.start()
-    try:
-        q.sample(config, sim.NetworkStreams.spawn(0, (0,), 0, 3))
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = sampled_peak(q, config)
     assert 0.5 * 3 * q.memory(config) < peak <= 3 * q.memory(config)
 
 
