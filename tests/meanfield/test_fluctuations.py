@@ -142,4 +142,3 @@ def test_singular_value_spread_within_and_across_networks():
     assert abs(across - 64 * law.var_across[-1]) < 4 * se + 0.05 * 64 * law.var_across[-1]
     within = 2 * c_within[1] - c_within[0]
     assert abs(within - 64 * law.var_within[-1]) < 0.05 * 64 * law.var_within[-1]
-    np.testing.assert_allclose(law.var_within + law.var_across, law.var, rtol=1e-14)
